@@ -1,0 +1,59 @@
+# apkfarm — see README.md.
+GO       ?= go
+BIN      := bin
+PKGS     := ./...
+# Packages without I/O to containers or the network: run under the race detector.
+PURE     := ./runner/apk/... ./runner/apkbuild/... ./runner/plan/... ./state/...
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
+
+.PHONY: all build test unit race lint fmt vet staticcheck bench deps demo clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/run ./cmd/run
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/site ./cmd/site
+
+# Everything: formatting, vet, staticcheck (when installed), all tests
+# (unit, fuzz seed corpora, conformance against the real apk client, runc
+# and qemu where `make deps` installed them) and the race detector on the
+# pure packages.
+test: lint unit race
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+race:
+	$(GO) test -count=1 -race $(PURE)
+
+lint: fmt vet staticcheck
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	@if [ -x $(STATICCHECK) ]; then $(STATICCHECK) $(PKGS); \
+	else echo "staticcheck not installed (make deps installs it); skipped"; fi
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+
+# System packages the tests use: runc (builds), bubblewrap (runs the real
+# apk client from ../shared/alpine), qemu-user-static + binfmt-support
+# (foreign arches), rsync (mirrors). Needs root.
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		runc bubblewrap rsync qemu-user-static binfmt-support ca-certificates git tar gzip
+	@if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then \
+		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true; fi
+	-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+
+clean:
+	rm -rf $(BIN)
