@@ -1,0 +1,66 @@
+// Package executor defines how a build runs somewhere isolated: the small
+// interface every backend implements (local OCI runtime now, a Kubernetes
+// Jobs backend later) and the plain-data Spec a build asks for.
+//
+// A Session is one build's sandbox: a root filesystem made from the arch's
+// image that persists across the commands run in it (prepare, then build),
+// each command with or without network. Files move in and out as tar
+// streams, so a remote backend needs no shared disk.
+package executor
+
+import (
+	"context"
+	"io"
+)
+
+// Executor is a place builds can run.
+type Executor interface {
+	// Check says why the backend cannot run builds for arch on this host
+	// (runtime missing, no binfmt handler for a foreign arch, ...), with
+	// what to install; nil when it can.
+	Check(ctx context.Context, arch string) error
+	// Start creates a sandbox for spec. The caller must Close it.
+	Start(ctx context.Context, spec Spec) (Session, error)
+}
+
+// Session is one running sandbox.
+type Session interface {
+	// Exec runs one command to completion. A non-zero exit is a result
+	// (exitCode), not an error; err is for trouble with the sandbox itself.
+	// Cancelling ctx kills the command and everything it started.
+	Exec(ctx context.Context, req ExecRequest) (exitCode int, err error)
+	// CopyIn unpacks a tar stream into dir inside the sandbox.
+	CopyIn(ctx context.Context, dir string, tar io.Reader) error
+	// CopyOut writes path (a file or directory inside the sandbox) to w as
+	// a tar stream.
+	CopyOut(ctx context.Context, path string, w io.Writer) error
+	// Close kills anything still running and removes the sandbox, its
+	// mounts and its files. It is safe to call more than once.
+	Close() error
+}
+
+// Spec is what a build asks for. It is plain data: no backend types.
+type Spec struct {
+	ID       string // unique, readable: used in container names ("x86_64-hello-1.0-r0-1")
+	Arch     string // apk arch of the image and the build (x86_64, aarch64, ...)
+	Image    string // image reference ("docker.io/library/alpine:edge") or a local source
+	Hostname string
+	Limits   Limits
+}
+
+// Limits bound a sandbox's resources. Zero means no limit.
+type Limits struct {
+	MemoryBytes int64
+	Pids        int64
+}
+
+// ExecRequest is one command inside a session.
+type ExecRequest struct {
+	Argv    []string
+	Env     []string // KEY=value; the sandbox starts with an empty environment plus PATH
+	Dir     string   // working directory inside the sandbox; default "/"
+	User    string   // "" runs as root inside the sandbox; otherwise "uid:gid"
+	Network bool     // false: loopback only
+	Stdout  io.Writer
+	Stderr  io.Writer
+}
