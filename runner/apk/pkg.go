@@ -1,0 +1,364 @@
+package apk
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// PkgInfo is the content of a package's .PKGINFO, the "key = value" file
+// abuild writes at the top of the control member.
+type PkgInfo struct {
+	Name             string   // pkgname
+	Version          string   // pkgver
+	Description      string   // pkgdesc
+	URL              string   // url
+	BuildDate        int64    // builddate: unix seconds
+	Packager         string   // packager
+	Size             int64    // size: installed size in bytes
+	Arch             string   // arch
+	Origin           string   // origin
+	Commit           string   // commit
+	Maintainer       string   // maintainer
+	ReplacesPriority string   // replaces_priority, as text
+	ProviderPriority string   // provider_priority, as text
+	License          string   // license
+	Replaces         []string // replaces: one line per entry
+	Depends          []string // depend: one line per entry
+	Provides         []string // provides: one line per entry
+	InstallIf        []string // install_if: one space-separated line
+	Triggers         []string // triggers: one space-separated line of paths
+	DataHash         string   // datahash: hex SHA-256 of the data member
+	// Extra holds unknown keys in the order they were read.
+	Extra []InfoField
+}
+
+// InfoField is one unknown "key = value" line of a .PKGINFO.
+type InfoField struct {
+	Key, Value string
+}
+
+// ParsePkgInfo reads .PKGINFO text. name is used in errors, with the line
+// number. Comment lines (#) and blank lines are skipped; list keys may occur
+// any number of times, each line holding one or more space-separated values;
+// for the other known keys the last line wins, as in apk.
+func ParsePkgInfo(b []byte, name string) (*PkgInfo, error) {
+	info := &PkgInfo{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), MaxIndexLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		l := sc.Text()
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		k, v, ok := strings.Cut(l, " = ")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: malformed line %q: want \"key = value\"", name, line, indexTrim([]byte(l)))
+		}
+		if err := info.set(k, v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
+	}
+	if info.Name == "" {
+		return nil, fmt.Errorf("%s: no pkgname", name)
+	}
+	return info, nil
+}
+
+func (info *PkgInfo) set(k, v string) error {
+	var err error
+	num := func(s string) int64 {
+		n, e := strconv.ParseInt(s, 10, 64)
+		if e != nil || n < 0 {
+			err = fmt.Errorf("%s: %q is not a non-negative integer", k, s)
+		}
+		return n
+	}
+	switch k {
+	case "pkgname":
+		info.Name = v
+	case "pkgver":
+		info.Version = v
+	case "pkgdesc":
+		info.Description = v
+	case "url":
+		info.URL = v
+	case "builddate":
+		info.BuildDate = num(v)
+	case "packager":
+		info.Packager = v
+	case "size":
+		info.Size = num(v)
+	case "arch":
+		info.Arch = v
+	case "origin":
+		info.Origin = v
+	case "commit":
+		info.Commit = v
+	case "maintainer":
+		info.Maintainer = v
+	case "replaces_priority":
+		num(v)
+		info.ReplacesPriority = v
+	case "provider_priority":
+		num(v)
+		info.ProviderPriority = v
+	case "license":
+		info.License = v
+	case "replaces":
+		info.Replaces = append(info.Replaces, strings.Fields(v)...)
+	case "depend":
+		info.Depends = append(info.Depends, strings.Fields(v)...)
+	case "provides":
+		info.Provides = append(info.Provides, strings.Fields(v)...)
+	case "install_if":
+		info.InstallIf = append(info.InstallIf, strings.Fields(v)...)
+	case "triggers":
+		info.Triggers = append(info.Triggers, strings.Fields(v)...)
+	case "datahash":
+		info.DataHash = v
+	default:
+		info.Extra = append(info.Extra, InfoField{Key: k, Value: v})
+	}
+	return err
+}
+
+// Marshal returns the .PKGINFO text in the order abuild writes it. Empty
+// optional keys are left out; pkgname, pkgver, pkgdesc, url, builddate,
+// packager, size, arch and license are always written.
+func (info *PkgInfo) Marshal() []byte {
+	var b bytes.Buffer
+	kv := func(k, v string) {
+		b.WriteString(k)
+		b.WriteString(" = ")
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	opt := func(k, v string) {
+		if v != "" {
+			kv(k, v)
+		}
+	}
+	kv("pkgname", info.Name)
+	kv("pkgver", info.Version)
+	kv("pkgdesc", info.Description)
+	kv("url", info.URL)
+	kv("builddate", strconv.FormatInt(info.BuildDate, 10))
+	kv("packager", info.Packager)
+	kv("size", strconv.FormatInt(info.Size, 10))
+	kv("arch", info.Arch)
+	opt("origin", info.Origin)
+	opt("commit", info.Commit)
+	opt("maintainer", info.Maintainer)
+	opt("replaces_priority", info.ReplacesPriority)
+	opt("provider_priority", info.ProviderPriority)
+	kv("license", info.License)
+	for _, v := range info.Replaces {
+		kv("replaces", v)
+	}
+	for _, v := range info.Depends {
+		kv("depend", v)
+	}
+	for _, v := range info.Provides {
+		kv("provides", v)
+	}
+	opt("triggers", strings.Join(info.Triggers, " "))
+	opt("install_if", strings.Join(info.InstallIf, " "))
+	for _, f := range info.Extra {
+		kv(f.Key, f.Value)
+	}
+	opt("datahash", info.DataHash)
+	return b.Bytes()
+}
+
+// PackageFile is one parsed .apk file.
+type PackageFile struct {
+	Name string // file name, for errors
+	Size int64  // file size in bytes
+	// Signature, Control and Data are the raw gzip members. Signature is
+	// nil for an unsigned package.
+	Signature []byte
+	Control   []byte
+	Data      []byte
+	// SignatureName is the .SIGN.* entry name when signed.
+	SignatureName string
+	Info          *PkgInfo
+	// Scripts holds the control member's other entries (.pre-install,
+	// .post-upgrade, .trigger, ...) by name.
+	Scripts map[string][]byte
+	// Files lists the data member's entries in order, without content.
+	Files []PackageEntry
+}
+
+// PackageEntry describes one entry of the data member.
+type PackageEntry struct {
+	Name     string
+	Typeflag byte
+	Mode     int64 // permission bits
+	Size     int64
+	Link     string // link target for symlinks and hard links
+	SHA1     string // the APK-TOOLS.checksum.SHA1 PAX record, hex
+}
+
+// ReadPackageFile parses an .apk: an optional signature member, the control
+// member (.PKGINFO and install scripts) and the data member. It checks the
+// layout, every tar path (absolute paths and ".." are rejected), each
+// regular file against its APK-TOOLS.checksum.SHA1 record and the data
+// member against the datahash of .PKGINFO. It does not verify the
+// signature. name is used in errors.
+func ReadPackageFile(b []byte, name string) (*PackageFile, error) {
+	pf, err := readPackageFile(b, name)
+	if err != nil {
+		return nil, fmt.Errorf("read package %q: %w", name, err)
+	}
+	return pf, nil
+}
+
+func readPackageFile(b []byte, name string) (*PackageFile, error) {
+	members, err := splitMembers(b)
+	if err != nil {
+		return nil, err
+	}
+	pf := &PackageFile{Name: name, Size: int64(len(b)), Scripts: map[string][]byte{}}
+	offsets := make([]int, len(members))
+	for i := 1; i < len(members); i++ {
+		offsets[i] = offsets[i-1] + len(members[i-1])
+	}
+	i := 0
+	sigName, _, ok, err := isSignatureMember(members[0])
+	if err != nil {
+		return nil, fmt.Errorf("gzip member 1 at offset 0: %w", err)
+	}
+	if ok {
+		pf.Signature, pf.SignatureName = members[0], sigName
+		i = 1
+	}
+	switch n := len(members) - i; {
+	case n < 2:
+		return nil, fmt.Errorf("%d gzip members after the signature: want control and data", n)
+	case n > 2:
+		return nil, fmt.Errorf("gzip member %d at offset %d: unexpected member after control and data", i+3, offsets[i+2])
+	}
+	pf.Control, pf.Data = members[i], members[i+1]
+	ctlOff, dataOff := offsets[i], offsets[i+1]
+
+	ctl, err := gunzipMember(pf.Control)
+	if err != nil {
+		return nil, fmt.Errorf("control member at offset %d: %w", ctlOff, err)
+	}
+	items, err := tarReadAll(bytes.NewReader(ctl), func(string) bool { return true })
+	if err != nil {
+		return nil, fmt.Errorf("control member at offset %d: %w", ctlOff, err)
+	}
+	for _, it := range items {
+		h := it.Header
+		if h.Name == ".PKGINFO" {
+			if pf.Info != nil {
+				return nil, fmt.Errorf("control member at offset %d: two .PKGINFO entries", ctlOff)
+			}
+			if pf.Info, err = ParsePkgInfo(it.Data, ".PKGINFO"); err != nil {
+				return nil, fmt.Errorf("control member at offset %d: %w", ctlOff, err)
+			}
+			continue
+		}
+		if strings.Contains(h.Name, "/") || !strings.HasPrefix(h.Name, ".") {
+			return nil, fmt.Errorf("control member at offset %d: entry %q: control entries are dot files at the top level", ctlOff, h.Name)
+		}
+		pf.Scripts[h.Name] = it.Data
+	}
+	if pf.Info == nil {
+		return nil, fmt.Errorf("control member at offset %d: no .PKGINFO", ctlOff)
+	}
+
+	if want := pf.Info.DataHash; want != "" {
+		sum := sha256.Sum256(pf.Data)
+		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want) {
+			return nil, fmt.Errorf("data member at offset %d: datahash mismatch: .PKGINFO says %s, the member's SHA-256 is %s", dataOff, want, got)
+		}
+	}
+	data, err := gunzipMember(pf.Data)
+	if err != nil {
+		return nil, fmt.Errorf("data member at offset %d: %w", dataOff, err)
+	}
+	if pf.Files, err = readDataEntries(data); err != nil {
+		return nil, fmt.Errorf("data member at offset %d: %w", dataOff, err)
+	}
+	return pf, nil
+}
+
+// readDataEntries lists the data tar and checks each regular file and
+// symlink against its SHA-1 PAX record where there is one.
+func readDataEntries(data []byte) ([]PackageEntry, error) {
+	items, err := tarReadAll(bytes.NewReader(data), func(string) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PackageEntry, 0, len(items))
+	for _, it := range items {
+		h := it.Header
+		e := PackageEntry{Name: h.Name, Typeflag: h.Typeflag, Mode: h.Mode & 0o7777, Size: h.Size,
+			Link: h.Linkname, SHA1: it.SHA1}
+		if e.SHA1 != "" {
+			var got string
+			switch h.Typeflag {
+			case '0', '7':
+				got = sha1Hex(it.Data)
+			case '2':
+				got = sha1Hex([]byte(h.Linkname))
+			}
+			if got != "" && !strings.EqualFold(got, e.SHA1) {
+				return nil, fmt.Errorf("entry %q: content SHA-1 is %s, its %s record says %s", h.Name, got, tarChecksumKey, e.SHA1)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Checksum returns the package's identity as apk writes it in C: "Q1" and
+// the base64 SHA-1 of the raw control member.
+func (pf *PackageFile) Checksum() string {
+	return controlChecksum(pf.Control)
+}
+
+func controlChecksum(control []byte) string {
+	sum := sha1.Sum(control)
+	return "Q1" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// IndexEntry returns the APKINDEX record apk index makes of this file: S is
+// the file size, I the .PKGINFO size, C the control checksum.
+func (pf *PackageFile) IndexEntry() *Package {
+	in := pf.Info
+	return &Package{
+		Checksum:         pf.Checksum(),
+		Name:             in.Name,
+		Version:          in.Version,
+		Arch:             in.Arch,
+		Size:             pf.Size,
+		InstalledSize:    in.Size,
+		Description:      in.Description,
+		URL:              in.URL,
+		License:          in.License,
+		Origin:           in.Origin,
+		Maintainer:       in.Maintainer,
+		BuildTime:        in.BuildDate,
+		Commit:           in.Commit,
+		ProviderPriority: in.ProviderPriority,
+		Depends:          slices.Clone(in.Depends),
+		Provides:         slices.Clone(in.Provides),
+		InstallIf:        slices.Clone(in.InstallIf),
+	}
+}
