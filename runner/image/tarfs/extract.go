@@ -29,10 +29,10 @@ type Options struct {
 
 // Stats counts what Extract did.
 type Stats struct {
-	Entries   int // entries written (files, directories, links)
-	Removed   int // paths removed by whiteouts
-	Skipped   int // device nodes and unsupported entry types
-	Bytes     int64
+	Entries int // entries written (files, directories, links)
+	Removed int // paths removed by whiteouts
+	Skipped int // device nodes and unsupported entry types
+	Bytes   int64
 }
 
 const (
