@@ -1,0 +1,275 @@
+package apkbuild
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Limits bound what evaluating one APKBUILD may cost. The zero value of a
+// field means its default.
+type Limits struct {
+	// MaxFileSize is the largest APKBUILD accepted, in bytes (default 1 MiB;
+	// the largest real APKBUILDs are well under 100 KiB).
+	MaxFileSize int
+	// MaxVarSize is the largest value one shell variable may hold, and
+	// 4 times it the largest total of all variables, in bytes (default 1 MiB).
+	MaxVarSize int
+	// MaxWordExpansions is the most parameter expansions and command
+	// substitutions one word may hold (default 256). With MaxVarSize it
+	// bounds what a single expansion can allocate before it is checked.
+	MaxWordExpansions int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxFileSize <= 0 {
+		l.MaxFileSize = 1 << 20
+	}
+	if l.MaxVarSize <= 0 {
+		l.MaxVarSize = 1 << 20
+	}
+	if l.MaxWordExpansions <= 0 {
+		l.MaxWordExpansions = 256
+	}
+	return l
+}
+
+// File is a parsed APKBUILD, ready to be evaluated for any number of arches
+// (see Eval). It is safe for concurrent use.
+type File struct {
+	// Path is the aport directory as given to Parse; messages name the
+	// APKBUILD as Path + "/APKBUILD".
+	Path string
+	// Hash is the hex SHA-256 of the APKBUILD's bytes.
+	Hash string
+
+	name   string // Path/APKBUILD, for messages
+	prog   *syntax.File
+	limits Limits
+	// lines holds, per variable, the line of its last assignment outside
+	// functions, to point errors at.
+	lines map[string]int
+
+	funcs map[string]bool // names of all functions declared, and the prelude's
+
+	mu       sync.Mutex
+	filtered map[*syntax.Stmt]*syntax.Stmt // split-function bodies, see split.go
+}
+
+// checkMarker is the argument of the `:` commands Parse inserts after
+// assignments, so that the call handler checks variable sizes there.
+const checkMarker = "\x00apkfarm-check"
+
+var parserPool = sync.Pool{New: func() any {
+	return syntax.NewParser(syntax.Variant(syntax.LangBash))
+}}
+
+// Parse parses the APKBUILD of the aport in directory dir. Nothing is run.
+// A syntax error, a file over the size limit, or a construct that the
+// evaluator will not run (process substitution, coprocesses) is an error
+// naming the file and line.
+func Parse(dir string, src []byte) (*File, error) {
+	return ParseLimits(dir, src, Limits{})
+}
+
+// ParseLimits is Parse with explicit limits.
+func ParseLimits(dir string, src []byte, limits Limits) (*File, error) {
+	limits = limits.withDefaults()
+	sum := sha256.Sum256(src)
+	f := &File{
+		Path:   dir,
+		Hash:   hex.EncodeToString(sum[:]),
+		name:   path.Join(filepathToSlash(dir), "APKBUILD"),
+		limits: limits,
+	}
+	if len(src) > limits.MaxFileSize {
+		return f, fmt.Errorf("%s: read APKBUILD: %d bytes is over the limit of %d", f.name, len(src), limits.MaxFileSize)
+	}
+	if bytes.IndexByte(src, 0) >= 0 {
+		line := bytes.Count(src[:bytes.IndexByte(src, 0)], []byte("\n")) + 1
+		return f, fmt.Errorf("%s:%d: read APKBUILD: NUL byte in a shell script", f.name, line)
+	}
+	p := parserPool.Get().(*syntax.Parser)
+	prog, err := p.Parse(bytes.NewReader(src), f.name)
+	parserPool.Put(p)
+	if err != nil {
+		var pe syntax.ParseError
+		if errors.As(err, &pe) {
+			return f, fmt.Errorf("%s:%d: parse APKBUILD: %s", f.name, pe.Pos.Line(), pe.Text)
+		}
+		var le syntax.LangError
+		if errors.As(err, &le) {
+			return f, fmt.Errorf("%s:%d: parse APKBUILD: %s is not POSIX shell", f.name, le.Pos.Line(), le.Feature)
+		}
+		return f, fmt.Errorf("%s: parse APKBUILD: %w", f.name, err)
+	}
+	if err := f.prepare(prog); err != nil {
+		return f, err
+	}
+	f.prog = prog
+	return f, nil
+}
+
+func filepathToSlash(p string) string { return strings.ReplaceAll(p, "\\", "/") }
+
+// prepare checks prog for constructs the evaluator refuses, neutralises
+// brace expansion (busybox ash has none), inserts size checks after
+// assignments and records where top-level variables are assigned.
+func (f *File) prepare(prog *syntax.File) error {
+	var err error
+	f.lines = map[string]int{}
+	f.funcs = map[string]bool{}
+	for _, st := range prelude.Stmts {
+		if fd, ok := st.Cmd.(*syntax.FuncDecl); ok {
+			f.funcs[fd.Name.Value] = true
+		}
+	}
+	fail := func(n syntax.Node, format string, args ...any) {
+		if err == nil {
+			err = fmt.Errorf("%s:%d: %s", f.name, n.Pos().Line(), fmt.Sprintf(format, args...))
+		}
+	}
+	// Top-level assignment lines (not inside functions).
+	var walkTop func(node syntax.Node) bool
+	walkTop = func(node syntax.Node) bool {
+		switch n := node.(type) {
+		case *syntax.FuncDecl:
+			return false
+		case *syntax.Assign:
+			if n.Name != nil {
+				f.lines[n.Name.Value] = int(n.Pos().Line())
+			}
+		}
+		return true
+	}
+	syntax.Walk(prog, walkTop)
+
+	syntax.Walk(prog, func(node syntax.Node) bool {
+		if err != nil {
+			return false
+		}
+		switch n := node.(type) {
+		case *syntax.FuncDecl:
+			f.funcs[n.Name.Value] = true
+		case *syntax.ProcSubst:
+			fail(n, "evaluate APKBUILD: process substitution is not supported")
+		case *syntax.CoprocClause:
+			fail(n, "evaluate APKBUILD: coprocesses are not supported")
+		case *syntax.Word:
+			countExp := 0
+			syntax.Walk(n, func(m syntax.Node) bool {
+				switch m.(type) {
+				case *syntax.ParamExp, *syntax.CmdSubst, *syntax.ArithmExp:
+					countExp++
+				}
+				return true
+			})
+			if countExp > f.limits.MaxWordExpansions {
+				fail(n, "evaluate APKBUILD: %d expansions in one word is over the limit of %d", countExp, f.limits.MaxWordExpansions)
+			}
+			quoteBraces(n)
+		case *syntax.File:
+			n.Stmts = instrument(n.Stmts)
+		case *syntax.Block:
+			n.Stmts = instrument(n.Stmts)
+		case *syntax.Subshell:
+			n.Stmts = instrument(n.Stmts)
+		case *syntax.IfClause:
+			n.Then = instrument(n.Then)
+		case *syntax.WhileClause:
+			n.Do = instrument(n.Do)
+		case *syntax.ForClause:
+			n.Do = instrument(n.Do)
+		case *syntax.CaseItem:
+			n.Stmts = instrument(n.Stmts)
+		case *syntax.CmdSubst:
+			n.Stmts = instrument(n.Stmts)
+		}
+		return true
+	})
+	return err
+}
+
+// quoteBraces makes the braces of w literal when the interpreter would
+// brace-expand it: busybox ash, which abuild uses, has no brace expansion.
+func quoteBraces(w *syntax.Word) {
+	probe := *w
+	probe.Parts = append([]syntax.WordPart(nil), w.Parts...)
+	if !syntax.SplitBraces(&probe) {
+		return
+	}
+	parts := make([]syntax.WordPart, 0, len(w.Parts)+2)
+	for _, p := range w.Parts {
+		lit, ok := p.(*syntax.Lit)
+		if !ok || !strings.ContainsAny(lit.Value, "{}") {
+			parts = append(parts, p)
+			continue
+		}
+		start := 0
+		for i := 0; i < len(lit.Value); i++ {
+			c := lit.Value[i]
+			if c != '{' && c != '}' {
+				continue
+			}
+			if i > start {
+				parts = append(parts, &syntax.Lit{ValuePos: lit.ValuePos, ValueEnd: lit.ValuePos, Value: lit.Value[start:i]})
+			}
+			parts = append(parts, &syntax.SglQuoted{Left: lit.ValuePos, Right: lit.ValuePos, Value: string(c)})
+			start = i + 1
+		}
+		if start < len(lit.Value) {
+			parts = append(parts, &syntax.Lit{ValuePos: lit.ValuePos, ValueEnd: lit.ValuePos, Value: lit.Value[start:]})
+		}
+	}
+	w.Parts = parts
+}
+
+// instrument inserts a size check after every statement that assigns
+// variables without running a command, the only way a script can grow a
+// value without passing through the call handler.
+func instrument(stmts []*syntax.Stmt) []*syntax.Stmt {
+	need := 0
+	for _, st := range stmts {
+		if assigns(st) {
+			need++
+		}
+	}
+	if need == 0 {
+		return stmts
+	}
+	out := make([]*syntax.Stmt, 0, len(stmts)+need)
+	for _, st := range stmts {
+		out = append(out, st)
+		if assigns(st) {
+			out = append(out, checkStmt(st.Pos()))
+		}
+	}
+	return out
+}
+
+func assigns(st *syntax.Stmt) bool {
+	switch c := st.Cmd.(type) {
+	case *syntax.CallExpr:
+		return len(c.Args) == 0 && len(c.Assigns) > 0
+	case *syntax.DeclClause:
+		return true
+	case *syntax.ArithmCmd:
+		return true
+	}
+	return false
+}
+
+func lit(pos syntax.Pos, s string) *syntax.Word {
+	return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{ValuePos: pos, ValueEnd: pos, Value: s}}}
+}
+
+func checkStmt(pos syntax.Pos) *syntax.Stmt {
+	return &syntax.Stmt{Position: pos, Cmd: &syntax.CallExpr{Args: []*syntax.Word{lit(pos, ":"), lit(pos, checkMarker)}}}
+}
