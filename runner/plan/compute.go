@@ -1,0 +1,397 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/apkfarm/apkfarm/runner/apk"
+	"github.com/apkfarm/apkfarm/runner/apkbuild"
+)
+
+// archState is one arch's inputs, indexed.
+type archState struct {
+	arch   string
+	plan   *ArchPlan
+	aports []*apkbuild.Aport // every aport, sorted by path; duplicates made invalid
+	valid  []bool            // aports[i] was read and applies to the arch
+	// node holds the build node of each aport, or -1.
+	node      []int
+	byPkgname map[string]int // pkgname → aport index (every aport)
+	byPath    map[string]int
+	tree      *names // valid, applicable aports: pkgnames, due subpackages, provides
+	published *names
+	byOrigin  map[string][]*apk.Package
+	upstream  []*apk.Index
+	upNames   []*names // built on first use
+	resolved  map[string]target
+	noarch    []pendingCopy // noarch aports due here, built on the native arch
+}
+
+// target is what a dependency name resolved to.
+type target struct {
+	found bool
+	aport int // index into aports of the tree aport that makes it, or -1
+}
+
+// node is one aport due for a build on one arch.
+type node struct {
+	s       *archState
+	a       *apkbuild.Aport
+	b       *Build
+	deps    []edge
+	rdeps   []int
+	blocked *Blocked
+	// selected: built in this run unless blocked (false when --only left
+	// it out).
+	selected bool
+	held     bool
+}
+
+// edge is a dependency on another node, through the name that led to it.
+type edge struct {
+	to   int
+	name string
+}
+
+type planner struct {
+	in     Input
+	native string
+	states map[string]*archState
+	nodes  []*node
+	want   map[string]bool // pkgnames selected by --only; nil without it
+}
+
+// Compute works out the plan. Errors are for input that cannot be planned
+// at all (no arches, an --only name that is in no arch's tree); problems of
+// one aport or one arch are results in the plan.
+func Compute(in Input) (*Plan, error) {
+	if len(in.Arches) == 0 {
+		return nil, errors.New("compute plan: no arches")
+	}
+	seen := map[string]bool{}
+	for _, a := range in.Arches {
+		if seen[a] {
+			return nil, fmt.Errorf("compute plan: arch %q listed twice", a)
+		}
+		seen[a] = true
+	}
+	p := &planner{in: in, native: in.NativeArch, states: map[string]*archState{}}
+	if !seen[p.native] {
+		p.native = in.Arches[0]
+	}
+	out := &Plan{Generated: in.Now, NativeArch: p.native, Only: in.Options.Only}
+	for _, arch := range in.Arches {
+		ap := &ArchPlan{Arch: arch, Builds: []*Build{}, Copies: []*Copy{}, Blocked: []*Blocked{},
+			Removed: []*Removed{}, Cycles: []*Cycle{}, Invalid: []*Invalid{}}
+		out.Arches = append(out.Arches, ap)
+		if msg := in.ArchErrors[arch]; msg != "" {
+			ap.Error = msg
+			continue
+		}
+		p.states[arch] = newArchState(arch, ap, in.Aports[arch], in.Published[arch], in.Upstream[arch])
+	}
+	// The native arch first, so that other arches can point at its noarch
+	// builds.
+	for _, arch := range p.archOrder() {
+		p.decide(p.states[arch])
+	}
+	for id := range p.nodes {
+		p.resolveNode(id)
+	}
+	if err := p.selectOnly(); err != nil {
+		return nil, err
+	}
+	p.holdFailures()
+	p.cycles()
+	p.propagate()
+	out.Batches = p.layer()
+	p.copies()
+	p.emit()
+	return out, nil
+}
+
+// archOrder returns the arches that have inputs, the native arch first.
+func (p *planner) archOrder() []string {
+	var order []string
+	if p.states[p.native] != nil {
+		order = append(order, p.native)
+	}
+	for _, a := range p.in.Arches {
+		if a != p.native && p.states[a] != nil {
+			order = append(order, a)
+		}
+	}
+	return order
+}
+
+func newArchState(arch string, ap *ArchPlan, aports []*apkbuild.Aport, pub *apk.Index, up []*apk.Index) *archState {
+	s := &archState{arch: arch, plan: ap, upstream: up, resolved: map[string]target{}}
+	s.aports = append([]*apkbuild.Aport(nil), aports...)
+	sort.SliceStable(s.aports, func(i, j int) bool { return s.aports[i].Path < s.aports[j].Path })
+	s.valid = make([]bool, len(s.aports))
+	s.node = make([]int, len(s.aports))
+	s.byPkgname = make(map[string]int, len(s.aports))
+	s.byPath = make(map[string]int, len(s.aports))
+	s.tree = newNames(len(s.aports) * 2)
+	for i, a := range s.aports {
+		s.node[i] = -1
+		s.byPath[a.Path] = i
+		if j, dup := s.byPkgname[a.Pkgname]; dup && a.Error == "" {
+			// Copy: the evaluator's result may be shared between arches.
+			c := *a
+			c.Error = fmt.Sprintf("pkgname %q is also declared by %s", a.Pkgname, s.aports[j].Path)
+			s.aports[i] = &c
+			continue
+		}
+		if _, dup := s.byPkgname[a.Pkgname]; !dup {
+			s.byPkgname[a.Pkgname] = i
+		}
+	}
+	for i, a := range s.aports {
+		if a.Error != "" || !a.Applies {
+			continue
+		}
+		s.valid[i] = true
+		prio := priority(a.ProviderPriority)
+		for _, n := range dueNames(a, arch) {
+			s.tree.addExact(n, provider{pkg: n, priority: prio, aport: i})
+		}
+		for _, e := range a.Provides {
+			s.tree.addProvides(e, provider{pkg: a.Pkgname, priority: prio, aport: i})
+		}
+		for _, sp := range a.Subpackages {
+			if len(sp.Arches) == 0 || appliesTo(sp.Arches, arch) {
+				for _, e := range sp.Provides {
+					s.tree.addProvides(e, provider{pkg: sp.Name, priority: prio, aport: i})
+				}
+			}
+		}
+	}
+	s.published = indexNames(pub)
+	s.byOrigin = map[string][]*apk.Package{}
+	if pub != nil {
+		for _, rec := range pub.Packages {
+			o := rec.OriginOrName()
+			s.byOrigin[o] = append(s.byOrigin[o], rec)
+		}
+	}
+	return s
+}
+
+// decide classifies every aport of the arch, makes nodes for those due for
+// a build, and lists removals.
+func (p *planner) decide(s *archState) {
+	for i, a := range s.aports {
+		switch {
+		case a.Error != "":
+			s.plan.Invalid = append(s.plan.Invalid, &Invalid{Pkgname: a.Pkgname, Path: a.Path, Error: a.Error})
+			s.plan.Counts.Invalid++
+			continue
+		case !a.Applies:
+			s.plan.Counts.Excluded++
+			p.removeAll(s, a.Pkgname, RemovedArchExcluded)
+			continue
+		}
+		due := dueNames(a, s.arch)
+		p.removeStale(s, a.Pkgname, due)
+		b := s.status(a, due)
+		if b == nil {
+			s.plan.Counts.UpToDate++
+			continue
+		}
+		if a.Noarch() && s.arch != p.native {
+			// Built on the native arch; copies() decides what happens here.
+			s.noarch = append(s.noarch, pendingCopy{aport: i, b: b})
+			continue
+		}
+		s.node[i] = len(p.nodes)
+		p.nodes = append(p.nodes, &node{s: s, a: a, b: b, selected: true})
+	}
+	for _, rec := range s.publishedRecords() {
+		if _, ok := s.byPkgname[rec.OriginOrName()]; !ok {
+			s.plan.Removed = append(s.plan.Removed, &Removed{Name: rec.Name, Version: rec.Version,
+				Origin: rec.OriginOrName(), Reason: RemovedOriginGone})
+		}
+	}
+}
+
+func (s *archState) publishedRecords() []*apk.Package {
+	var out []*apk.Package
+	for _, recs := range s.byOrigin {
+		out = append(out, recs...)
+	}
+	return out
+}
+
+// status compares the aport with the published index: nil when up to date,
+// else the build it needs.
+func (s *archState) status(a *apkbuild.Aport, due []string) *Build {
+	b := &Build{Pkgname: a.Pkgname, Path: a.Path, Version: a.Version(), Noarch: a.Noarch(), Depends: []string{}}
+	recs := s.byOrigin[a.Pkgname]
+	if len(recs) == 0 {
+		b.Reason = ReasonNew
+		return b
+	}
+	b.PublishedVersion = publishedVersion(a.Pkgname, recs)
+	if b.PublishedVersion != b.Version {
+		b.Reason = ReasonOutdated
+		b.Downgrade = apk.CompareVersions(b.PublishedVersion, b.Version) > 0
+		return b
+	}
+	for _, n := range due {
+		if p, ok := s.published.exact[n]; !ok || p.rec.OriginOrName() != a.Pkgname {
+			b.MissingSubpackages = append(b.MissingSubpackages, n)
+		}
+	}
+	if len(b.MissingSubpackages) == 0 {
+		return nil
+	}
+	b.Reason = ReasonMissingSubpackage
+	return b
+}
+
+// publishedVersion is the version of the origin's main package, or the
+// highest of its packages when the main one is not published.
+func publishedVersion(pkgname string, recs []*apk.Package) string {
+	best := ""
+	for _, r := range recs {
+		if r.Name == pkgname {
+			return r.Version
+		}
+		if best == "" || apk.CompareVersions(r.Version, best) > 0 {
+			best = r.Version
+		}
+	}
+	return best
+}
+
+func (p *planner) removeAll(s *archState, origin, reason string) {
+	for _, r := range s.byOrigin[origin] {
+		s.plan.Removed = append(s.plan.Removed, &Removed{Name: r.Name, Version: r.Version, Origin: origin, Reason: reason})
+	}
+}
+
+func (p *planner) removeStale(s *archState, origin string, due []string) {
+	for _, r := range s.byOrigin[origin] {
+		if !contains(due, r.Name) {
+			s.plan.Removed = append(s.plan.Removed, &Removed{Name: r.Name, Version: r.Version, Origin: origin, Reason: RemovedSubpackageGone})
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveNode turns the aport's build dependencies into edges, missing
+// names and names assumed to come from upstream.
+func (p *planner) resolveNode(id int) {
+	n := p.nodes[id]
+	names, err := buildDepends(n.a)
+	if err != nil {
+		n.block(BlockedBadDepend, fmt.Sprintf("%s/APKBUILD: %v", n.a.Path, err))
+		return
+	}
+	var missing []string
+	for _, name := range names {
+		t := n.s.resolve(name)
+		switch {
+		case !t.found && p.in.Options.AssumeUpstream:
+			n.b.AssumedUpstream = append(n.b.AssumedUpstream, name)
+		case !t.found:
+			missing = append(missing, name)
+		case t.aport >= 0:
+			to := p.nodeOf(n.s, t.aport)
+			if to < 0 || (to == id && n.s.resolveIndexes(name)) {
+				continue // up to date, or a self-dependency the published repo satisfies
+			}
+			n.deps = append(n.deps, edge{to: to, name: name})
+		}
+	}
+	if len(missing) > 0 {
+		n.block(BlockedDepWait, "build dependencies found in no tree or index: "+strings.Join(missing, ", "))
+		n.blocked.Missing = missing
+	}
+}
+
+// nodeOf returns the build node of aport i of s: for a noarch aport, its
+// node on the native arch. -1 when it is not built.
+func (p *planner) nodeOf(s *archState, i int) int {
+	a := s.aports[i]
+	if a.Noarch() && s.arch != p.native {
+		ns := p.states[p.native]
+		if ns == nil {
+			return -1
+		}
+		j, ok := ns.byPath[a.Path]
+		if !ok {
+			return -1
+		}
+		return ns.node[j]
+	}
+	return s.node[i]
+}
+
+// resolve finds what provides a dependency name: the tree, then the
+// published index, then the upstream indexes. A name an index resolves
+// maps to its origin, which may be a tree aport.
+func (s *archState) resolve(name string) target {
+	if t, ok := s.resolved[name]; ok {
+		return t
+	}
+	t := target{aport: -1}
+	if pr, ok := s.tree.lookup(name); ok {
+		t = target{found: true, aport: pr.aport}
+	} else if rec := s.indexLookup(name); rec != nil {
+		t.found = true
+		if i, ok := s.byPkgname[rec.OriginOrName()]; ok && s.valid[i] {
+			t.aport = i
+		}
+	}
+	s.resolved[name] = t
+	return t
+}
+
+// resolveIndexes reports whether the published or an upstream index
+// provides name.
+func (s *archState) resolveIndexes(name string) bool { return s.indexLookup(name) != nil }
+
+func (s *archState) indexLookup(name string) *apk.Package {
+	if pr, ok := s.published.lookup(name); ok {
+		return pr.rec
+	}
+	for i, idx := range s.upstream {
+		if i >= len(s.upNames) {
+			s.upNames = append(s.upNames, indexNames(idx))
+		}
+		if pr, ok := s.upNames[i].lookup(name); ok {
+			return pr.rec
+		}
+	}
+	return nil
+}
+
+// block marks the node blocked for a reason, unless it already is.
+func (n *node) block(reason, detail string) {
+	if n.blocked != nil {
+		return
+	}
+	n.blocked = &Blocked{Pkgname: n.a.Pkgname, Path: n.a.Path, Version: n.a.Version(), Reason: reason, Detail: detail}
+}
+
+// ref names node to for a build on arch: its pkgname, with its arch when
+// that differs.
+func (p *planner) ref(arch string, to int) string {
+	m := p.nodes[to]
+	if m.s.arch != arch {
+		return m.s.arch + "/" + m.a.Pkgname
+	}
+	return m.a.Pkgname
+}

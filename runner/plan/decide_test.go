@@ -1,0 +1,153 @@
+package plan
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/apkfarm/apkfarm/runner/apk"
+	"github.com/apkfarm/apkfarm/runner/apkbuild"
+)
+
+func TestDecisions(t *testing.T) {
+	a := mk("a", "1.2-r1", subs("a-dev", "a-doc"))
+	tests := []struct {
+		name      string
+		aport     *apkbuild.Aport
+		published []*apk.Package
+		// want is "reason", "reason downgrade", "up-to-date", "excluded"
+		// or "invalid".
+		want        string
+		wantPub     string
+		wantMissing []string
+		wantRemoved []string // name:reason
+	}{
+		{name: "new", aport: a, want: ReasonNew},
+		{name: "up to date", aport: a, published: same(a), want: "up-to-date"},
+		{name: "outdated pkgrel", aport: a, want: ReasonOutdated, wantPub: "1.2-r0",
+			published: []*apk.Package{rec("a=1.2-r0", "a"), rec("a-dev=1.2-r0", "a"), rec("a-doc=1.2-r0", "a")}},
+		{name: "outdated pkgver", aport: a, want: ReasonOutdated, wantPub: "1.1-r5",
+			published: []*apk.Package{rec("a=1.1-r5", "a")}},
+		{name: "downgrade", aport: a, want: ReasonOutdated + " downgrade", wantPub: "1.10-r0",
+			published: []*apk.Package{rec("a=1.10-r0", "a")}},
+		{name: "missing subpackage", aport: a, want: ReasonMissingSubpackage, wantPub: "1.2-r1",
+			wantMissing: []string{"a-doc"},
+			published:   []*apk.Package{rec("a=1.2-r1", "a"), rec("a-dev=1.2-r1", "a")}},
+		{name: "subpackage of another arch not missing",
+			aport: mk("b", "1-r0", subs("b-x86:x86", "b-all:all")), want: "up-to-date",
+			published: []*apk.Package{rec("b=1-r0", "b"), rec("b-all=1-r0", "b")}},
+		{name: "published origin only through a subpackage",
+			aport: a, want: ReasonOutdated, wantPub: "1.1-r0",
+			published: []*apk.Package{rec("a-dev=1.1-r0", "a"), rec("a-doc=1.0-r0", "a")}},
+		{name: "excluded arch", aport: mk("c", "1-r0", arches("aarch64")), want: "excluded"},
+		{name: "excluded by !arch", aport: mk("c", "1-r0", arches("all", "!x86_64")), want: "excluded",
+			published: []*apk.Package{rec("c=1-r0", "c")}, wantRemoved: []string{"c:" + RemovedArchExcluded}},
+		{name: "invalid keeps its packages", aport: mk("d", "1-r0", broken("APKBUILD:3: syntax error")),
+			want: "invalid", published: []*apk.Package{rec("d=0.9-r0", "d")}},
+		{name: "stale subpackage removed", aport: mk("e", "1-r0"), want: "up-to-date",
+			published:   []*apk.Package{rec("e=1-r0", "e"), rec("e-old=1-r0", "e")},
+			wantRemoved: []string{"e-old:" + RemovedSubpackageGone}},
+		{name: "origin left the tree", aport: mk("f", "1-r0"), want: "up-to-date",
+			published:   append(same(mk("f", "1-r0")), rec("gone=2-r0", "gone"), rec("gone-dev=2-r0", "gone")),
+			wantRemoved: []string{"gone:" + RemovedOriginGone, "gone-dev:" + RemovedOriginGone}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ap := one(t, index(tt.published...), Options{AssumeUpstream: true}, tt.aport)
+			got := ""
+			c := ap.Counts
+			switch {
+			case len(ap.Builds) == 1:
+				b := ap.Builds[0]
+				got = b.Reason
+				if b.Downgrade {
+					got += " downgrade"
+				}
+				if b.PublishedVersion != tt.wantPub {
+					t.Errorf("published_version = %q, want %q", b.PublishedVersion, tt.wantPub)
+				}
+				if !reflect.DeepEqual(b.MissingSubpackages, tt.wantMissing) {
+					t.Errorf("missing_subpackages = %q, want %q", b.MissingSubpackages, tt.wantMissing)
+				}
+				if b.Version != tt.aport.Version() || b.Batch != 1 || b.CriticalPath != 1 {
+					t.Errorf("build = %+v, want version %s batch 1 critical path 1", b, tt.aport.Version())
+				}
+			case c.UpToDate == 1:
+				got = "up-to-date"
+			case c.Excluded == 1:
+				got = "excluded"
+			case c.Invalid == 1:
+				got = "invalid"
+				if ap.Invalid[0].Error != tt.aport.Error || ap.Invalid[0].Pkgname != tt.aport.Pkgname {
+					t.Errorf("invalid = %+v, want the APKBUILD's error", ap.Invalid[0])
+				}
+			}
+			if got != tt.want {
+				t.Errorf("decision = %q, want %q (plan %+v)", got, tt.want, ap)
+			}
+			if n := c.Builds + c.UpToDate + c.Excluded + c.Invalid; n != 1 {
+				t.Errorf("aport counted %d times: %+v", n, c)
+			}
+			var removed []string
+			for _, r := range ap.Removed {
+				removed = append(removed, r.Name+":"+r.Reason)
+			}
+			if !reflect.DeepEqual(removed, tt.wantRemoved) {
+				t.Errorf("removed = %q, want %q", removed, tt.wantRemoved)
+			}
+		})
+	}
+}
+
+func TestDuplicatePkgnameIsInvalid(t *testing.T) {
+	first := mk("x", "1-r0")
+	second := mk("x", "2-r0")
+	second.Path = "testing/x"
+	ap := one(t, index(), Options{AssumeUpstream: true}, second, first)
+	if len(ap.Builds) != 1 || ap.Builds[0].Path != "main/x" {
+		t.Fatalf("builds = %+v, want only main/x", ap.Builds)
+	}
+	if len(ap.Invalid) != 1 || ap.Invalid[0].Path != "testing/x" || !strings.Contains(ap.Invalid[0].Error, "main/x") {
+		t.Fatalf("invalid = %+v, want testing/x naming main/x", ap.Invalid)
+	}
+	if second.Error != "" {
+		t.Errorf("the input aport was modified: %q", second.Error)
+	}
+}
+
+func TestInputErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Input
+		want string
+	}{
+		{"no arches", Input{}, "no arches"},
+		{"arch twice", Input{Arches: []string{"x86_64", "x86_64"}}, `"x86_64" listed twice`},
+		{"unknown only", Input{Arches: []string{"x86_64"}, Aports: tree([]string{"x86_64"}, mk("a", "1-r0")),
+			Options: Options{Only: []string{"a", "nope", "zap"}}}, `"nope", "zap": no aport or subpackage`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Compute(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestArchErrorLeavesOtherArches(t *testing.T) {
+	a := mk("a", "1-r0")
+	p, err := Compute(Input{Arches: []string{"x86_64", "aarch64"}, Aports: tree([]string{"x86_64", "aarch64"}, a),
+		ArchErrors: map[string]string{"aarch64": "verify index: unknown key"}, Now: testNow,
+		Options: Options{AssumeUpstream: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.HasErrors() || p.Arch("aarch64").Error == "" || len(p.Arch("aarch64").Builds) != 0 {
+		t.Errorf("aarch64 = %+v, want its error and no builds", p.Arch("aarch64"))
+	}
+	if got := batches(p.Arch("x86_64")); got != "a@1" {
+		t.Errorf("x86_64 builds = %q, want a@1", got)
+	}
+}

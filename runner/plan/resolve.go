@@ -1,0 +1,164 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apkfarm/apkfarm/runner/apk"
+	"github.com/apkfarm/apkfarm/runner/apkbuild"
+)
+
+// provider is one package that offers a name: by being called so or by a
+// provides entry.
+type provider struct {
+	pkg      string // the providing package's name
+	priority int    // provider_priority; 0 when unset
+	aport    int    // tree: index into archState.aports
+	rec      *apk.Package
+}
+
+// better reports whether p is preferred over q: higher provider_priority,
+// then the shorter name, then the name that sorts first.
+func (p provider) better(q provider) bool {
+	if p.priority != q.priority {
+		return p.priority > q.priority
+	}
+	if len(p.pkg) != len(q.pkg) {
+		return len(p.pkg) < len(q.pkg)
+	}
+	return p.pkg < q.pkg
+}
+
+// names maps names to providers: exact package names first, provides
+// second.
+type names struct {
+	exact    map[string]provider
+	provides map[string]provider // the best provider of each name
+}
+
+func newNames(n int) *names {
+	return &names{exact: make(map[string]provider, n), provides: make(map[string]provider, n)}
+}
+
+func (n *names) addExact(name string, p provider) {
+	if _, dup := n.exact[name]; !dup {
+		n.exact[name] = p
+	}
+}
+
+func (n *names) addProvides(entry string, p provider) {
+	name := depName(entry)
+	if q, ok := n.provides[name]; !ok || p.better(q) {
+		n.provides[name] = p
+	}
+}
+
+func (n *names) lookup(name string) (provider, bool) {
+	if p, ok := n.exact[name]; ok {
+		return p, true
+	}
+	p, ok := n.provides[name]
+	return p, ok
+}
+
+// indexNames indexes an APKINDEX's records by name and provides.
+func indexNames(idx *apk.Index) *names {
+	if idx == nil {
+		return newNames(0)
+	}
+	n := newNames(len(idx.Packages))
+	for _, rec := range idx.Packages {
+		p := provider{pkg: rec.Name, priority: priority(rec.ProviderPriority), rec: rec}
+		n.addExact(rec.Name, p)
+		for _, e := range rec.Provides {
+			n.addProvides(e, p)
+		}
+	}
+	return n
+}
+
+func priority(s string) int {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// depName strips a version constraint (and a repository tag) from a
+// dependency or provides entry: "so:libz.so.1=1.3" is "so:libz.so.1".
+func depName(s string) string {
+	if i := strings.IndexAny(s, "=<>~@"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// appliesTo reports whether an arch= list selects arch: "all", "noarch" or
+// the arch, and no "!arch".
+func appliesTo(arches []string, arch string) bool {
+	ok := false
+	for _, a := range arches {
+		switch a {
+		case "!" + arch:
+			return false
+		case "all", "noarch", arch:
+			ok = true
+		}
+	}
+	return ok
+}
+
+// dueNames returns the packages the aport makes on arch: pkgname and the
+// subpackages whose own arch applies.
+func dueNames(a *apkbuild.Aport, arch string) []string {
+	out := make([]string, 0, 1+len(a.Subpackages))
+	out = append(out, a.Pkgname)
+	for _, sp := range a.Subpackages {
+		if len(sp.Arches) == 0 || appliesTo(sp.Arches, arch) {
+			out = append(out, sp.Name)
+		}
+	}
+	return out
+}
+
+// buildDepends returns the aport's build dependency names, without
+// versions and conflicts, in order and without repeats: depends,
+// makedepends, makedepends_build, makedepends_host, and checkdepends
+// unless options has !check.
+func buildDepends(a *apkbuild.Aport) ([]string, error) {
+	lists := [][]string{a.Depends, a.Makedepends, a.MakedependsBuild, a.MakedependsHost}
+	if !a.HasOption("!check") {
+		lists = append(lists, a.Checkdepends)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, s := range l {
+			name, conflict, err := parseDep(s)
+			if err != nil {
+				return nil, err
+			}
+			if conflict || seen[name] {
+				continue
+			}
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// parseDep reads one dependency entry: "!name" is a conflict, a version
+// constraint is dropped. TODO: use apk.ParseDep once it lands.
+func parseDep(s string) (name string, conflict bool, err error) {
+	if strings.HasPrefix(s, "!") {
+		conflict, s = true, s[1:]
+	}
+	name = depName(s)
+	if name == "" || strings.ContainsAny(name, " \t") {
+		return "", false, fmt.Errorf("parse dependency %q: no package name", s)
+	}
+	return name, conflict, nil
+}
