@@ -23,6 +23,8 @@ import (
 // cache key, so old cache entries are then not used.
 const EvaluatorVersion = "apkbuild-eval-1"
 
+const timeLimitMsg = "time limit"
+
 // DefaultTimeout is the default time limit for evaluating one APKBUILD for
 // one arch.
 const DefaultTimeout = 2 * time.Second
@@ -360,7 +362,7 @@ func (f *File) run(ctx context.Context, arch string, opts EvalOptions) (values, 
 	case ctx.Err() != nil:
 		line := e.lastLine.Load()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return values{}, e, fmt.Errorf("%s:%d: evaluate APKBUILD: time limit of %v exceeded", f.name, line, timeout)
+			return values{}, e, fmt.Errorf("%s:%d: evaluate APKBUILD: %s of %v exceeded", f.name, line, timeLimitMsg, timeout)
 		}
 		return values{}, e, fmt.Errorf("%s: evaluate APKBUILD: %w", f.name, ctx.Err())
 	case r.Exited():

@@ -1,0 +1,447 @@
+package apkbuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ScanOptions are the knobs of Scan.
+type ScanOptions struct {
+	// Arches to evaluate every aport for (required).
+	Arches []string
+	// Include, when not empty, keeps only aports whose directory, relative
+	// to the root with slashes, or one of its parent directories, matches
+	// one of these path.Match globs ("main/*", "device/testing").
+	Include []string
+	// Exclude skips aports whose directory or a parent matches one of
+	// these globs ("device/archived").
+	Exclude []string
+	// CacheDir, when set, holds evaluated results keyed by the APKBUILD's
+	// content (see cache.go); an unchanged APKBUILD is not evaluated again.
+	CacheDir string
+	// Jobs is the number of aports evaluated at once (default: all cores).
+	Jobs int
+	// Timeout per aport and arch (default DefaultTimeout).
+	Timeout time.Duration
+	// Limits for each APKBUILD (zero fields: defaults).
+	Limits Limits
+	// Logger receives progress at debug level and a summary at info level;
+	// nil logs nothing.
+	Logger *slog.Logger
+}
+
+// ScanResult is what a tree declares.
+type ScanResult struct {
+	// Aports maps each arch to every aport's result for it, sorted by
+	// path. Aports that do not apply to the arch are included (Applies is
+	// false), and so are aports that could not be read (Error is set).
+	Aports map[string][]*Aport
+	// Duplicates are package names produced by more than one aport.
+	Duplicates []Duplicate
+	// Evaluated and Cached count the aports evaluated by this scan and
+	// those whose results all came from the cache.
+	Evaluated, Cached int
+}
+
+// Duplicate is a package name (a pkgname or a subpackage) that more than
+// one aport produces for the same arch.
+type Duplicate struct {
+	Name   string   `json:"name"`
+	Paths  []string `json:"paths"`  // the aports, sorted
+	Arches []string `json:"arches"` // the arches where all of them apply
+}
+
+func (d Duplicate) String() string {
+	return fmt.Sprintf("package %q is produced by %s (%s)", d.Name, strings.Join(d.Paths, " and "), strings.Join(d.Arches, ", "))
+}
+
+// Errors returns the aports, for any arch, that could not be read, once
+// per path.
+func (r *ScanResult) Errors() []*Aport {
+	seen := map[string]bool{}
+	var out []*Aport
+	for _, arch := range slices.Sorted(maps.Keys(r.Aports)) {
+		for _, a := range r.Aports[arch] {
+			if a.Error != "" && !seen[a.Path] {
+				seen[a.Path] = true
+				out = append(out, a)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Scan finds every APKBUILD under root (root itself may be an aport),
+// evaluates each for every arch in opts.Arches, in parallel, with results
+// cached by content, and reports package names produced twice. A bad
+// APKBUILD is a result with Error set; Scan's error is for a root or cache
+// directory that cannot be used.
+func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, error) {
+	if len(opts.Arches) == 0 {
+		return nil, errors.New("scan aports: no arch given")
+	}
+	for _, a := range opts.Arches {
+		if _, ok := Hostspec(a); !ok {
+			return nil, fmt.Errorf("scan aports: unknown arch %q", a)
+		}
+	}
+	for _, g := range append(slices.Clone(opts.Include), opts.Exclude...) {
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, fmt.Errorf("scan aports: bad glob %q: %w", g, err)
+		}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	var cache *diskCache
+	if opts.CacheDir != "" {
+		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("scan aports: create cache: %w", err)
+		}
+		cache = &diskCache{dir: opts.CacheDir}
+	}
+	start := time.Now()
+	dirs, err := findAports(root, opts.Include, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
+
+	results := make([][]*Aport, len(dirs)) // per aport, per arch (opts.Arches order)
+	var evaluated, cached atomic.Int64
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(jobs, max(len(dirs), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(dirs) || ctx.Err() != nil {
+					return
+				}
+				res, hit := scanOne(ctx, root, dirs[i], opts, cache)
+				if hit {
+					cached.Add(1)
+				} else {
+					evaluated.Add(1)
+				}
+				results[i] = res
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("scan aports: %w", err)
+	}
+	out := &ScanResult{Aports: map[string][]*Aport{}, Evaluated: int(evaluated.Load()), Cached: int(cached.Load())}
+	for ai, arch := range opts.Arches {
+		list := make([]*Aport, len(dirs))
+		for i := range dirs {
+			list[i] = results[i][ai]
+		}
+		out.Aports[arch] = list
+	}
+	out.Duplicates = duplicates(out.Aports)
+	log.Info("scanned aports", "root", root, "aports", len(dirs), "arches", opts.Arches,
+		"evaluated", out.Evaluated, "cached", out.Cached, "duplicates", len(out.Duplicates),
+		"errors", len(out.Errors()), "elapsed", time.Since(start).Round(time.Millisecond))
+	return out, nil
+}
+
+// findAports returns the directories under root holding an APKBUILD,
+// relative to root with slashes, sorted. Hidden directories are skipped.
+func findAports(root string, include, exclude []string) ([]string, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("scan aports: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("scan aports: %q is not a directory", root)
+	}
+	var dirs []string
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			rel = filepath.ToSlash(rel)
+			if rel != "." && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if rel != "." && matchAny(exclude, rel) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Name() != "APKBUILD" {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(p))
+		rel = filepath.ToSlash(rel)
+		if len(include) > 0 && !matchAny(include, rel) {
+			return nil
+		}
+		dirs = append(dirs, rel)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan aports: %w", err)
+	}
+	sort.Strings(dirs)
+	return dirs, nil
+}
+
+// matchAny reports whether rel or one of its parent directories matches
+// one of the globs.
+func matchAny(globs []string, rel string) bool {
+	for _, g := range globs {
+		g = strings.TrimSuffix(g, "/")
+		for p := rel; p != "." && p != ""; p = path.Dir(p) {
+			if ok, _ := path.Match(g, p); ok {
+				return true
+			}
+			if !strings.Contains(p, "/") {
+				break
+			}
+		}
+	}
+	return false
+}
+
+// scanOne reads, and evaluates or finds in the cache, one aport for every
+// arch. hit reports that nothing had to be evaluated.
+func scanOne(ctx context.Context, root, rel string, opts ScanOptions, cache *diskCache) (res []*Aport, hit bool) {
+	limits := opts.Limits.withDefaults()
+	res = make([]*Aport, len(opts.Arches))
+	name := path.Join(rel, "APKBUILD")
+	failAll := func(hash, msg string) ([]*Aport, bool) {
+		for i, arch := range opts.Arches {
+			a := &Aport{Path: rel, Hash: hash, Arch: arch, Error: msg}
+			normalize(a)
+			res[i] = a
+		}
+		return res, false
+	}
+	src, err := readAPKBUILD(filepath.Join(root, filepath.FromSlash(rel)), limits.MaxFileSize)
+	if err != nil {
+		return failAll("", fmt.Sprintf("%s: read APKBUILD: %v", name, err))
+	}
+	sum := sha256.Sum256(src)
+	hash := hex.EncodeToString(sum[:])
+	key := cacheKey(rel, hash)
+	var entry map[string]*Aport
+	if cache != nil {
+		entry = cache.get(key)
+	}
+	missing := false
+	for i, arch := range opts.Arches {
+		if a := entry[arch]; a != nil {
+			res[i] = a
+		} else {
+			missing = true
+		}
+	}
+	if !missing {
+		return res, true
+	}
+	f, perr := ParseLimits(rel, src, limits)
+	if entry == nil {
+		entry = map[string]*Aport{}
+	}
+	for i, arch := range opts.Arches {
+		if res[i] != nil {
+			continue
+		}
+		var a *Aport
+		if perr != nil {
+			a = &Aport{Path: rel, Hash: hash, Arch: arch, Error: perr.Error()}
+			normalize(a)
+		} else {
+			a = f.EvalOptions(ctx, arch, EvalOptions{Rel: rel, Timeout: opts.Timeout})
+		}
+		if ctx.Err() != nil {
+			return res, false // cancelled: do not cache a result cut short
+		}
+		res[i] = a
+		if !strings.Contains(a.Error, timeLimitMsg) {
+			entry[arch] = a // a time limit depends on the machine's load: try again next time
+		}
+	}
+	if cache != nil {
+		if err := cache.put(key, entry); err != nil && opts.Logger != nil {
+			opts.Logger.Warn("write apkbuild cache", "path", rel, "err", err)
+		}
+	}
+	return res, false
+}
+
+// readAPKBUILD reads dir/APKBUILD, refusing a symbolic link (it could
+// point outside the tree) and anything larger than limit.
+func readAPKBUILD(dir string, limit int) ([]byte, error) {
+	p := filepath.Join(dir, "APKBUILD")
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (mode %v)", fi.Mode().Type())
+	}
+	if fi.Size() > int64(limit) {
+		return nil, fmt.Errorf("%d bytes is over the limit of %d", fi.Size(), limit)
+	}
+	fh, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("over the limit of %d bytes", limit)
+	}
+	return b, nil
+}
+
+// duplicates finds names produced by more than one aport that applies to
+// the same arch.
+func duplicates(byArch map[string][]*Aport) []Duplicate {
+	type key struct{ name, paths string }
+	found := map[key]*Duplicate{}
+	for _, arch := range slices.Sorted(maps.Keys(byArch)) {
+		owners := map[string][]string{}
+		for _, a := range byArch[arch] {
+			if a.Error != "" || !a.Applies {
+				continue
+			}
+			names := []string{a.Pkgname}
+			for _, sp := range a.Subpackages {
+				names = append(names, sp.Name)
+			}
+			for _, n := range names {
+				if ps := owners[n]; len(ps) == 0 || ps[len(ps)-1] != a.Path {
+					owners[n] = append(ps, a.Path)
+				}
+			}
+		}
+		for n, ps := range owners {
+			if len(ps) < 2 {
+				continue
+			}
+			sort.Strings(ps)
+			k := key{n, strings.Join(ps, "\x00")}
+			d := found[k]
+			if d == nil {
+				d = &Duplicate{Name: n, Paths: ps}
+				found[k] = d
+			}
+			d.Arches = append(d.Arches, arch)
+		}
+	}
+	out := make([]Duplicate, 0, len(found))
+	for _, d := range found {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return strings.Join(out[i].Paths, " ") < strings.Join(out[j].Paths, " ")
+	})
+	return out
+}
+
+// diskCache stores, per cache key, the results of one APKBUILD for the
+// arches evaluated so far, one JSON file per key, written atomically.
+type diskCache struct{ dir string }
+
+// cacheFormat changes when the file layout changes.
+const cacheFormat = 1
+
+type cacheEntry struct {
+	Format    int               `json:"format"`
+	Evaluator string            `json:"evaluator"`
+	Results   map[string]*Aport `json:"results"`
+}
+
+// cacheKey covers the content, the aport's path ($startdir depends on it),
+// the cache format and the evaluator version.
+func cacheKey(rel, hash string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%s", cacheFormat, EvaluatorVersion, rel, hash)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (c *diskCache) file(key string) string {
+	return filepath.Join(c.dir, key[:2], key[2:]+".json")
+}
+
+func (c *diskCache) get(key string) map[string]*Aport {
+	b, err := os.ReadFile(c.file(key))
+	if err != nil {
+		return nil
+	}
+	var e cacheEntry
+	if json.Unmarshal(b, &e) != nil || e.Format != cacheFormat || e.Evaluator != EvaluatorVersion {
+		return nil
+	}
+	for _, a := range e.Results {
+		normalize(a)
+	}
+	return e.Results
+}
+
+func (c *diskCache) put(key string, results map[string]*Aport) error {
+	b, err := json.Marshal(cacheEntry{Format: cacheFormat, Evaluator: EvaluatorVersion, Results: results})
+	if err != nil {
+		return err
+	}
+	p := c.file(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
