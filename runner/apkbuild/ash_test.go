@@ -1,0 +1,108 @@
+package apkbuild
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apkfarm/apkfarm/internal/alpinetest"
+)
+
+// fixtureRoot holds the aports written for these tests.
+var fixtureRoot = filepath.Join("..", "..", "testdata", "aports")
+
+// compareArches are the CARCH values every fixture is compared for.
+var compareArches = []string{"x86_64", "aarch64", "armv7"}
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// ashScript sources every fixture for every arch in a subshell of busybox
+// ash, with the variables abuild sets, and prints each top-level variable
+// as name RS set RS value US, one record (GS rel arch LF ...) per pair.
+func ashScript(rels []string) string {
+	var b strings.Builder
+	b.WriteString("RS=$(printf '\\036'); US=$(printf '\\037'); GS=$(printf '\\035')\n")
+	for _, rel := range rels {
+		for _, arch := range compareArches {
+			start := StartDir(rel)
+			b.WriteString("(\n")
+			for _, kv := range Environ(arch, start) {
+				name, val, _ := strings.Cut(kv, "=")
+				fmt.Fprintf(&b, "%s=%s\n", name, shQuote(val))
+			}
+			fmt.Fprintf(&b, "printf '%%s%%s %%s\\n' \"$GS\" %s %s\n", shQuote(rel), arch)
+			// The tree is mounted at /mnt (the rootfs is read-only, so
+			// /aports cannot be created); $startdir keeps its value.
+			fmt.Fprintf(&b, "cd %s || exit 1\n", shQuote(path.Join("/mnt", rel)))
+			b.WriteString(". ./APKBUILD >/dev/null 2>&1\n")
+			fmt.Fprintf(&b, "for __v in %s; do eval \"__s=\\${$__v+s} __x=\\${$__v-}\"; printf '%%s%%s%%s%%s%%s%%s' \"$__v\" \"$RS\" \"$__s\" \"$RS\" \"$__x\" \"$US\"; done\n", strings.Join(TopLevelVars, " "))
+			b.WriteString(")\n")
+		}
+	}
+	return b.String()
+}
+
+// TestAshAgreement sources every fixture aport with the real busybox ash
+// of Alpine for x86_64, aarch64 and armv7, and requires our evaluator to
+// hold exactly the same raw value (and set/unset state) for every
+// top-level variable in TopLevelVars.
+func TestAshAgreement(t *testing.T) {
+	alpinetest.Require(t, "x86_64")
+	rels, err := findAports(fixtureRoot, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rels) < 8 {
+		t.Fatalf("found %d fixture aports in %s, want at least 8", len(rels), fixtureRoot)
+	}
+	abs, err := filepath.Abs(fixtureRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := alpinetest.Run(t, alpinetest.Cmd{
+		Arch:   "x86_64",
+		Mounts: []alpinetest.Mount{{Host: abs, Guest: "/mnt"}},
+		Argv:   []string{"/bin/sh", "-c", ashScript(rels)},
+	})
+	if res.ExitCode != 0 {
+		t.Fatalf("ash exited %d: %s", res.ExitCode, res.Stderr)
+	}
+	records := strings.Split(res.Stdout, "\x1d")[1:]
+	if want := len(rels) * len(compareArches); len(records) != want {
+		t.Fatalf("ash printed %d records, want %d; stderr: %s", len(records), want, res.Stderr)
+	}
+	compared := 0
+	for _, rec := range records {
+		head, body, _ := strings.Cut(rec, "\n")
+		rel, arch, _ := strings.Cut(head, " ")
+		ash := map[string]string{}
+		for _, field := range strings.Split(strings.TrimSuffix(body, "\x1f"), "\x1f") {
+			parts := strings.SplitN(field, "\x1e", 3)
+			if len(parts) != 3 {
+				t.Fatalf("%s %s: bad field %q", rel, arch, field)
+			}
+			if parts[1] == "s" {
+				ash[parts[0]] = parts[2]
+			}
+		}
+		t.Run(strings.ReplaceAll(rel, "/", "_")+"/"+arch, func(t *testing.T) {
+			f := parseFixture(t, rel)
+			ours, _, err := f.Vars(context.Background(), arch, EvalOptions{Rel: rel}, TopLevelVars)
+			if err != nil {
+				t.Fatalf("evaluate: %v", err)
+			}
+			for _, v := range TopLevelVars {
+				a, aset := ash[v]
+				o, oset := ours[v]
+				if aset != oset || a != o {
+					t.Errorf("%s: ash has %q (set %v), we have %q (set %v)", v, a, aset, o, oset)
+				}
+				compared++
+			}
+		})
+	}
+	t.Logf("compared %d values: %d aports x %d arches x %d variables", compared, len(rels), len(compareArches), len(TopLevelVars))
+}

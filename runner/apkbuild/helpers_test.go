@@ -1,0 +1,20 @@
+package apkbuild
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func parseFixture(t testing.TB, rel string) *File {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(fixtureRoot, filepath.FromSlash(rel), "APKBUILD"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(rel, src)
+	if err != nil {
+		t.Fatalf("parse %s: %v", rel, err)
+	}
+	return f
+}
