@@ -11,11 +11,15 @@ import (
 	"strings"
 )
 
-// MaxIndexLine is the longest APKINDEX line ParseIndex accepts, in bytes
-// (1 MiB). The longest real lines are D: and p: of large packages (a few
-// kilobytes); a line longer than this is corrupt input, and refusing it
-// keeps a hostile index from making the reader hold it all in memory.
-const MaxIndexLine = 1 << 20
+// MaxIndexLine is the longest APKINDEX line, in bytes without the newline,
+// that ParseIndex accepts and WriteIndex writes: 128 KiB - 1. It is apk-tools
+// 2.14's own limit (a line and its newline must fit its 128 KiB read
+// buffer): on a longer line apk stops reading the index with "No buffer
+// space available" and silently drops every later package, as the
+// conformance tests show. The longest real lines (D: and p: of large
+// packages) are a few kilobytes. The reader never holds more than this of
+// one line, so a hostile 10 MB line is an error, not a big allocation.
+const MaxIndexLine = 128<<10 - 1
 
 // ParseIndex reads the APKINDEX text format: records of "X:value" lines
 // separated by blank lines. name is the file name used in errors, which
@@ -84,11 +88,17 @@ func ParseIndex(r io.Reader, name string) ([]*Package, error) {
 func indexReadLine(br *bufio.Reader) ([]byte, error) {
 	l, err := br.ReadSlice('\n')
 	if err == nil {
+		if len(l) > MaxIndexLine+1 {
+			return nil, fmt.Errorf("line longer than %d bytes (apk-tools' limit)", MaxIndexLine)
+		}
 		return l[:len(l)-1], nil
 	}
 	if err == io.EOF {
 		if len(l) == 0 {
 			return nil, io.EOF
+		}
+		if len(l) > MaxIndexLine {
+			return nil, fmt.Errorf("line longer than %d bytes (apk-tools' limit)", MaxIndexLine)
 		}
 		return l, nil
 	}
@@ -98,8 +108,8 @@ func indexReadLine(br *bufio.Reader) ([]byte, error) {
 	buf := append([]byte(nil), l...)
 	for {
 		l, err = br.ReadSlice('\n')
-		if len(buf)+len(l) > MaxIndexLine+1 {
-			return nil, fmt.Errorf("line longer than %d bytes", MaxIndexLine)
+		if n := len(buf) + len(l); n > MaxIndexLine+1 || n == MaxIndexLine+1 && err != nil {
+			return nil, fmt.Errorf("line longer than %d bytes (apk-tools' limit)", MaxIndexLine)
 		}
 		buf = append(buf, l...)
 		switch {
@@ -177,10 +187,8 @@ func indexUint(k byte, v string) (int64, error) {
 	return n, nil
 }
 
-// indexVersionCompare orders versions in SortPackages. It becomes
-// CompareVersions (version.go) once that lands; until then versions are
-// compared as strings.
-var indexVersionCompare = strings.Compare
+// indexVersionCompare orders versions in SortPackages.
+var indexVersionCompare = CompareVersions
 
 // SortPackages sorts pkgs the way WriteIndex writes them: by name ignoring
 // case, then by name, then by version (apk order), then by checksum, so that
@@ -246,8 +254,9 @@ func WriteIndex(w io.Writer, pkgs []*Package) error {
 	return bw.Flush()
 }
 
-// checkWritable refuses a record apk could not read back: no name, or a
-// newline in a value (it would split the record).
+// checkWritable refuses a record apk could not read back: no name, a
+// newline in a value (it would split the record), a line longer than
+// MaxIndexLine.
 func (p *Package) checkWritable() error {
 	if p.Name == "" {
 		return errors.New("package without a name")
@@ -257,17 +266,28 @@ func (p *Package) checkWritable() error {
 		if strings.IndexByte(s, '\n') >= 0 {
 			return fmt.Errorf("package %q: newline in a field value", p.Name)
 		}
+		if len(s)+2 > MaxIndexLine {
+			return fmt.Errorf("package %q: a field is longer than apk's line limit of %d bytes", p.Name, MaxIndexLine)
+		}
 	}
 	for _, l := range [...][]string{p.Depends, p.Provides, p.InstallIf} {
+		n := 2
 		for _, s := range l {
 			if s == "" || strings.ContainsAny(s, " \t\n") {
 				return fmt.Errorf("package %q: dependency %q is empty or contains whitespace", p.Name, s)
 			}
+			n += len(s) + 1
+		}
+		if n-1 > MaxIndexLine {
+			return fmt.Errorf("package %q: a dependency line is longer than apk's line limit of %d bytes", p.Name, MaxIndexLine)
 		}
 	}
 	for _, f := range p.Extra {
 		if f.Key < 'a' || f.Key > 'z' || strings.IndexByte(f.Value, '\n') >= 0 {
 			return fmt.Errorf("package %q: extra field %q: want a lowercase letter and a value without newline", p.Name, string(f.Key))
+		}
+		if len(f.Value)+2 > MaxIndexLine {
+			return fmt.Errorf("package %q: field %c: longer than apk's line limit of %d bytes", p.Name, f.Key, MaxIndexLine)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -201,6 +202,7 @@ func gzipWriter(w io.Writer, level int) (*gzip.Writer, error) {
 		return nil, err
 	}
 	zw.OS = 3
+	zw.ModTime = time.Unix(0, 0) // the zero Time would be written as a nonzero date
 	return zw, nil
 }
 
