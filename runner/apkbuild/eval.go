@@ -240,6 +240,9 @@ func (e *evaluation) open(ctx context.Context, name string, flag int, perm os.Fi
 		return devNull{}, nil
 	}
 	line := int(interp.HandlerCtx(ctx).Pos.Line())
+	if line == 0 {
+		line = int(e.lastLine.Load())
+	}
 	return nil, e.errorf(line, "open %q: APKBUILDs may not open files", name)
 }
 

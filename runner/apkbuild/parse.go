@@ -233,11 +233,15 @@ func quoteBraces(w *syntax.Word) {
 
 // instrument inserts a size check after every statement that assigns
 // variables without running a command, the only way a script can grow a
-// value without passing through the call handler.
+// value without passing through the call handler, and before every
+// statement with redirections.
 func instrument(stmts []*syntax.Stmt) []*syntax.Stmt {
 	need := 0
 	for _, st := range stmts {
 		if assigns(st) {
+			need++
+		}
+		if len(st.Redirs) > 0 {
 			need++
 		}
 	}
@@ -246,6 +250,10 @@ func instrument(stmts []*syntax.Stmt) []*syntax.Stmt {
 	}
 	out := make([]*syntax.Stmt, 0, len(stmts)+need)
 	for _, st := range stmts {
+		if len(st.Redirs) > 0 {
+			// So that the open handler knows the line (it gets no position).
+			out = append(out, checkStmt(st.Pos()))
+		}
 		out = append(out, st)
 		if assigns(st) {
 			out = append(out, checkStmt(st.Pos()))
