@@ -277,11 +277,13 @@ func (e *evaluation) newRunner(arch, startdir string) (*interp.Runner, error) {
 		interp.ReadDirHandler2(e.readDir),
 		interp.StatHandler(e.stat),
 		interp.AccessHandler(e.access),
+		// Set the directory directly: interp.Dir and the default both stat
+		// the host's file system.
+		func(r *interp.Runner) error { r.Dir = startdir; return nil },
 	)
 	if err != nil {
 		return nil, err
 	}
-	r.Dir = startdir
 	return r, nil
 }
 
