@@ -181,7 +181,7 @@ func pkgwCompleteTree(in []File) ([]File, error) {
 			return nil, fmt.Errorf("file %q: want a clean relative path", n)
 		}
 		if err := tarCheckName(n); err != nil {
-			return nil, fmt.Errorf("file %w", err)
+			return nil, fmt.Errorf("file %q: %w", n, err)
 		}
 		if seen[n] {
 			return nil, fmt.Errorf("file %q: listed twice", n)
@@ -251,7 +251,7 @@ func pkgwDataEntry(b *bytes.Buffer, f File, mtime int64) {
 	if records != "" {
 		pn := tarPAXName(f.Name)
 		if len(pn) > 100 {
-			pn = pn[len(pn)-100:]
+			pn = pn[:100]
 		}
 		b.Write(tarHeader(tarEntry{Name: pn, Mode: 0o644, Size: int64(len(records)), MTime: mtime,
 			Typeflag: 'x', Magic: tarMagicPOSIX}))

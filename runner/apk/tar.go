@@ -125,14 +125,14 @@ const tarChecksumKey = "APK-TOOLS.checksum.SHA1"
 // absolute paths and any ".." element.
 func tarCheckName(name string) error {
 	if name == "" {
-		return errors.New("empty entry name")
+		return errors.New("empty name")
 	}
 	if strings.HasPrefix(name, "/") {
-		return fmt.Errorf("entry %q: absolute path", name)
+		return errors.New("absolute path")
 	}
 	for _, el := range strings.Split(name, "/") {
 		if el == ".." {
-			return fmt.Errorf("entry %q: path has a \"..\" element", name)
+			return errors.New(`path has a ".." element`)
 		}
 	}
 	return nil
@@ -166,7 +166,12 @@ func tarReadAll(r io.Reader, keep func(name string) bool) ([]tarItem, error) {
 			return items, fmt.Errorf("read tar entry %d: %w", len(items)+1, err)
 		}
 		if err := tarCheckName(h.Name); err != nil {
-			return items, err
+			return items, fmt.Errorf("entry %q: %w", h.Name, err)
+		}
+		if h.Typeflag == tar.TypeLink {
+			if err := tarCheckName(h.Linkname); err != nil {
+				return items, fmt.Errorf("entry %q: hard link target %q: %w", h.Name, h.Linkname, err)
+			}
 		}
 		it := tarItem{Header: h, SHA1: h.PAXRecords[tarChecksumKey]}
 		if keep != nil && keep(h.Name) {
