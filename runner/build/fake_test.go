@@ -226,5 +226,3 @@ func filesUnder(s *fakeSession, prefix string) []string {
 	}
 	return out
 }
-
-
