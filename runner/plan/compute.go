@@ -20,8 +20,9 @@ type archState struct {
 	node      []int
 	byPkgname map[string]int // pkgname → aport index (every aport)
 	byPath    map[string]int
-	tree      *names // valid, applicable aports: pkgnames, due subpackages, provides
-	published *names
+	tree      *names // valid, applicable aports: pkgnames, due subpackages, provides; built on first use
+	pub       *apk.Index
+	published *names // built on first use
 	byOrigin  map[string][]*apk.Package
 	upstream  []*apk.Index
 	upNames   []*names // built on first use
@@ -134,7 +135,6 @@ func newArchState(arch string, ap *ArchPlan, aports []*apkbuild.Aport, pub *apk.
 	s.node = make([]int, len(s.aports))
 	s.byPkgname = make(map[string]int, len(s.aports))
 	s.byPath = make(map[string]int, len(s.aports))
-	s.tree = newNames(len(s.aports) * 2)
 	for i, a := range s.aports {
 		s.node[i] = -1
 		s.byPath[a.Path] = i
@@ -150,10 +150,31 @@ func newArchState(arch string, ap *ArchPlan, aports []*apkbuild.Aport, pub *apk.
 		}
 	}
 	for i, a := range s.aports {
-		if a.Error != "" || !a.Applies {
+		s.valid[i] = a.Error == "" && a.Applies
+	}
+	s.pub = pub
+	s.byOrigin = map[string][]*apk.Package{}
+	if pub != nil {
+		for _, rec := range pub.Packages {
+			o := rec.OriginOrName()
+			s.byOrigin[o] = append(s.byOrigin[o], rec)
+		}
+	}
+	return s
+}
+
+// treeNames indexes the names the arch's valid aports make and provide.
+// It is built on first use: a plan with nothing to build never needs it.
+func (s *archState) treeNames() *names {
+	if s.tree != nil {
+		return s.tree
+	}
+	s.tree = newNames(len(s.aports) * 2)
+	arch := s.arch
+	for i, a := range s.aports {
+		if !s.valid[i] {
 			continue
 		}
-		s.valid[i] = true
 		prio := priority(a.ProviderPriority)
 		for _, n := range dueNames(a, arch) {
 			s.tree.addExact(n, provider{pkg: n, priority: prio, aport: i})
@@ -169,15 +190,16 @@ func newArchState(arch string, ap *ArchPlan, aports []*apkbuild.Aport, pub *apk.
 			}
 		}
 	}
-	s.published = indexNames(pub)
-	s.byOrigin = map[string][]*apk.Package{}
-	if pub != nil {
-		for _, rec := range pub.Packages {
-			o := rec.OriginOrName()
-			s.byOrigin[o] = append(s.byOrigin[o], rec)
-		}
+	return s.tree
+}
+
+// pubNames indexes the published index by name and provides, on first
+// use.
+func (s *archState) pubNames() *names {
+	if s.published == nil {
+		s.published = indexNames(s.pub)
 	}
-	return s
+	return s.published
 }
 
 // decide classifies every aport of the arch, makes nodes for those due for
@@ -209,20 +231,15 @@ func (p *planner) decide(s *archState) {
 		s.node[i] = len(p.nodes)
 		p.nodes = append(p.nodes, &node{s: s, a: a, b: b, selected: true})
 	}
-	for _, rec := range s.publishedRecords() {
+	if s.pub == nil {
+		return
+	}
+	for _, rec := range s.pub.Packages {
 		if _, ok := s.byPkgname[rec.OriginOrName()]; !ok {
 			s.plan.Removed = append(s.plan.Removed, &Removed{Name: rec.Name, Version: rec.Version,
 				Origin: rec.OriginOrName(), Reason: RemovedOriginGone})
 		}
 	}
-}
-
-func (s *archState) publishedRecords() []*apk.Package {
-	var out []*apk.Package
-	for _, recs := range s.byOrigin {
-		out = append(out, recs...)
-	}
-	return out
 }
 
 // status compares the aport with the published index: nil when up to date,
@@ -241,7 +258,7 @@ func (s *archState) status(a *apkbuild.Aport, due []string) *Build {
 		return b
 	}
 	for _, n := range due {
-		if p, ok := s.published.exact[n]; !ok || p.rec.OriginOrName() != a.Pkgname {
+		if !published(recs, n) {
 			b.MissingSubpackages = append(b.MissingSubpackages, n)
 		}
 	}
@@ -250,6 +267,16 @@ func (s *archState) status(a *apkbuild.Aport, due []string) *Build {
 	}
 	b.Reason = ReasonMissingSubpackage
 	return b
+}
+
+// published reports whether recs has a package called name.
+func published(recs []*apk.Package, name string) bool {
+	for _, r := range recs {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // publishedVersion is the version of the origin's main package, or the
@@ -347,7 +374,7 @@ func (s *archState) resolve(name string) target {
 		return t
 	}
 	t := target{aport: -1}
-	if pr, ok := s.tree.lookup(name); ok {
+	if pr, ok := s.treeNames().lookup(name); ok {
 		t = target{found: true, aport: pr.aport}
 	} else if rec := s.indexLookup(name); rec != nil {
 		t.found = true
@@ -364,7 +391,7 @@ func (s *archState) resolve(name string) target {
 func (s *archState) resolveIndexes(name string) bool { return s.indexLookup(name) != nil }
 
 func (s *archState) indexLookup(name string) *apk.Package {
-	if pr, ok := s.published.lookup(name); ok {
+	if pr, ok := s.pubNames().lookup(name); ok {
 		return pr.rec
 	}
 	for i, idx := range s.upstream {

@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -136,29 +135,17 @@ func buildDepends(a *apkbuild.Aport) ([]string, error) {
 	seen := map[string]bool{}
 	for _, l := range lists {
 		for _, s := range l {
-			name, conflict, err := parseDep(s)
+			d, err := apk.ParseDep(s)
 			if err != nil {
 				return nil, err
 			}
-			if conflict || seen[name] {
+			if d.Conflict || seen[d.Name] {
 				continue
 			}
-			seen[name] = true
-			out = append(out, name)
+			seen[d.Name] = true
+			out = append(out, d.Name)
 		}
 	}
 	return out, nil
 }
 
-// parseDep reads one dependency entry: "!name" is a conflict, a version
-// constraint is dropped. TODO: use apk.ParseDep once it lands.
-func parseDep(s string) (name string, conflict bool, err error) {
-	if strings.HasPrefix(s, "!") {
-		conflict, s = true, s[1:]
-	}
-	name = depName(s)
-	if name == "" || strings.ContainsAny(name, " \t") {
-		return "", false, fmt.Errorf("parse dependency %q: no package name", s)
-	}
-	return name, conflict, nil
-}
