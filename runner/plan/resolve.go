@@ -148,4 +148,3 @@ func buildDepends(a *apkbuild.Aport) ([]string, error) {
 	}
 	return out, nil
 }
-
