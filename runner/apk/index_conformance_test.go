@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,6 +46,12 @@ func confSpecs() []*PackageSpec {
 				ProviderPriority: "100", Replaces: []string{"zlib-old"}, Triggers: []string{"/usr/lib"}},
 			Scripts: map[string][]byte{".trigger": []byte("#!/bin/sh\n")},
 			Files:   []File{{Name: "usr/lib/libz.so.1", Mode: 0o4755, Data: []byte{0x7f, 'E', 'L', 'F', 0, 1, 2}}},
+		},
+		{
+			Info: PkgInfo{Name: "busybox", Version: "1.36.1-r29", Description: "Size optimized toolbox", URL: "https://busybox.net",
+				BuildDate: 1726000001, Packager: "p", Arch: "x86_64", Origin: "busybox", License: "GPL-2.0-only",
+				Provides: []string{"so:libc.musl-x86_64.so.1=1", "/bin/sh"}},
+			Files: []File{{Name: "bin/busybox", Mode: 0o755, Data: []byte("not really busybox\n")}},
 		},
 		{
 			Info: PkgInfo{Name: "empty", Version: "0_git20240101-r0", BuildDate: 1, Arch: "x86_64", License: "MIT"},
@@ -122,4 +129,166 @@ func TestConformanceApkIndexesOurPackages(t *testing.T) {
 	}
 	sort.Strings(names)
 	t.Logf("apk indexed %v", names)
+}
+
+// confApkIndex runs the real apk index over the .apk files of dir and
+// returns the archive it wrote.
+func confApkIndex(t *testing.T, dir string) []byte {
+	t.Helper()
+	confRun(t, dir, "cd /tmp/repo && apk index --allow-untrusted -q -d 'v3.21.0-test' -o /tmp/repo/apk-index.tar.gz --rewrite-arch x86_64 *.apk")
+	b, err := os.ReadFile(filepath.Join(dir, "apk-index.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// confTarNormalized decompresses an index archive and blanks each header's
+// mtime and checksum (apk index stamps the current time).
+func confTarNormalized(t *testing.T, archive []byte) []byte {
+	t.Helper()
+	tb, err := gunzipMember(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; off+512 <= len(tb); {
+		h := tb[off : off+512]
+		if h[0] == 0 {
+			break
+		}
+		size, err := strconv.ParseInt(strings.TrimRight(string(h[124:136]), "\x00"), 8, 64)
+		if err != nil {
+			t.Fatalf("header at %d: size %q", off, h[124:136])
+		}
+		copy(h[136:156], make([]byte, 20))
+		off += 512 + int(size+511)/512*512
+	}
+	return tb
+}
+
+// TestConformanceIndexRoundTrip: an index written by the real apk index,
+// read by ReadIndexArchive and written back by WriteIndexArchive, has the
+// same APKINDEX bytes and the same tar layout (apart from header times); apk
+// reads our archive back field for field (it reuses our records in
+// apk index -x) and lists every package from it without a warning.
+func TestConformanceIndexRoundTrip(t *testing.T) {
+	alpinetest.Require(t, "x86_64")
+	dir, files := confWriteRepo(t, confSpecs())
+	theirs := confApkIndex(t, dir)
+	idx, err := ReadIndexArchive(theirs, "apk-index.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx.Description != "v3.21.0-test" || len(idx.Packages) != len(files) {
+		t.Fatalf("read %q with %d packages", idx.Description, len(idx.Packages))
+	}
+	ours, err := MarshalIndexArchive(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirTar, ourTar := confTarNormalized(t, theirs), confTarNormalized(t, ours)
+	if !bytes.Equal(theirTar, ourTar) {
+		t.Fatalf("our archive's tar differs from apk index's (times blanked):\n ours %q\ntheirs %q", ourTar, theirTar)
+	}
+
+	// apk index -x reuses the records of an existing index for files of
+	// the same name, version and size: give it ours with every description
+	// marked, and the marks must come back in what it writes.
+	for _, p := range idx.Packages {
+		p.Description = "from our index: " + p.Description
+	}
+	marked, err := MarshalIndexArchive(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ours.tar.gz"), marked, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	confRun(t, dir, "cd /tmp/repo && touch ours.tar.gz && apk index --allow-untrusted -q -x ours.tar.gz -d 'v3.21.0-test' -o reindexed.tar.gz --rewrite-arch x86_64 *.apk")
+	re, err := os.ReadFile(filepath.Join(dir, "reindexed.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := confTarNormalized(t, re), confTarNormalized(t, marked); !bytes.Equal(got, want) {
+		t.Fatalf("apk index -x over our index wrote something else:\n got %q\nwant %q", got, want)
+	}
+
+	// apk as a client: our archive as a repository.
+	repo := filepath.Join(dir, "x86_64")
+	if err := os.MkdirAll(repo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "APKINDEX.tar.gz"), ours, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := confRun(t, dir, "apk --root /tmp/r --initdb add -q >/dev/null && apk --allow-untrusted --root /tmp/r -X /tmp/repo search -v")
+	var want []string
+	for _, p := range idx.Packages {
+		want = append(want, p.Name+"-"+p.Version+" - "+strings.TrimPrefix(p.Description, "from our index: "))
+	}
+	sort.Strings(want)
+	got := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, want) || res.Stderr != "" {
+		t.Fatalf("apk search -v over our index:\n got %q\nwant %q\nstderr %q", got, want, res.Stderr)
+	}
+}
+
+// TestConformanceInstall: apk add installs a package we wrote from an index
+// we wrote, with its dependency; the installed files have our content,
+// modes and link targets, and apk recorded our per-file SHA-1 (Z:) and our
+// install script.
+func TestConformanceInstall(t *testing.T) {
+	alpinetest.Require(t, "x86_64")
+	specs := confSpecs()
+	dir, files := confWriteRepo(t, specs)
+	repo := filepath.Join(dir, "x86_64")
+	if err := os.MkdirAll(repo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	idx := &Index{Description: "ours"}
+	for name, pf := range files {
+		if err := os.Rename(filepath.Join(dir, name), filepath.Join(repo, name)); err != nil {
+			t.Fatal(err)
+		}
+		e := pf.IndexEntry()
+		e.Arch = "x86_64"
+		idx.Packages = append(idx.Packages, e)
+	}
+	b, err := MarshalIndexArchive(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "APKINDEX.tar.gz"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	long := "usr/share/doc/" + strings.Repeat("very-long-directory-name/", 5) + "README"
+	res := confRun(t, dir, `apk add --allow-untrusted --root /tmp/r --initdb --no-scripts -X /tmp/repo hello >/tmp/add.log 2>&1 || { cat /tmp/add.log; exit 1; }
+cd /tmp/r
+echo "hello=$(cat usr/bin/hello | sha1sum)"
+echo "mode=$(stat -c %a usr/bin/hello) $(stat -c %a var/empty) $(stat -c %a etc/hello.conf)"
+echo "link=$(readlink usr/bin/hi)"
+echo "doc=$(cat `+long+` | sha1sum)"
+echo "busybox=$(cat bin/busybox)"
+echo "scripts=$(tar tf lib/apk/db/scripts.tar)"
+grep -A2 '^R:hello.conf$' lib/apk/db/installed | grep '^Z:'
+apk --root /tmp/r info -q | sort | tr '\n' ' '; echo
+`)
+	want := []string{
+		"hello=" + sha1Hex([]byte("#!/bin/sh\necho hello\n")) + "  -",
+		"mode=755 700 644",
+		"link=hello",
+		"doc=" + sha1Hex(bytes.Repeat([]byte("doc "), 1000)) + "  -",
+		"busybox=not really busybox",
+		"scripts=hello-2.12.1-r0." + files["hello-2.12.1-r0.apk"].Checksum() + ".post-install",
+		"Z:" + controlChecksum([]byte("greeting=hello\n")),
+		"busybox hello",
+	}
+	got := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	for i := range got {
+		got[i] = strings.TrimSpace(got[i])
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("installed tree:\n got %q\nwant %q", got, want)
+	}
 }

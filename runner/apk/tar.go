@@ -41,7 +41,10 @@ type tarEntry struct {
 	Size     int64
 	MTime    int64
 	Typeflag byte
-	Magic    string // tarMagicGNU or tarMagicPOSIX
+	// Magic is tarMagicGNU for headers as apk index writes them (size and
+	// mtime fill all 12 bytes, no NUL) or tarMagicPOSIX for headers as GNU
+	// tar and abuild-tar write them (every number NUL-terminated).
+	Magic string
 }
 
 // tarPutOctal writes v as zero-padded octal into field, leaving the last
@@ -49,7 +52,13 @@ type tarEntry struct {
 func tarPutOctal(field []byte, v int64) {
 	n := len(field) - 1
 	field[n] = 0
-	for i := n - 1; i >= 0; i-- {
+	tarPutOctalFull(field[:n], v)
+}
+
+// tarPutOctalFull writes v as zero-padded octal over the whole field, with
+// no NUL (apk-tools' PUT_OCTAL(..., 0) for size and mtime).
+func tarPutOctalFull(field []byte, v int64) {
+	for i := len(field) - 1; i >= 0; i-- {
 		field[i] = byte('0' + v&7)
 		v >>= 3
 	}
@@ -75,8 +84,13 @@ func tarHeader(e tarEntry) []byte {
 	tarPutOctal(h[100:108], e.Mode)
 	tarPutOctal(h[108:116], 0)
 	tarPutOctal(h[116:124], 0)
-	tarPutOctal(h[124:136], e.Size)
-	tarPutOctal(h[136:148], e.MTime)
+	if e.Magic == tarMagicGNU {
+		tarPutOctalFull(h[124:136], e.Size)
+		tarPutOctalFull(h[136:148], e.MTime)
+	} else {
+		tarPutOctal(h[124:136], e.Size)
+		tarPutOctal(h[136:148], e.MTime)
+	}
 	h[156] = e.Typeflag
 	copy(h[157:257], e.Link)
 	copy(h[257:265], e.Magic)
