@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -279,10 +280,18 @@ func (s *Signer) SignPackages(pkgs [][]byte) ([][]byte, error) {
 // --format=posix writes it.
 func signatureMember(name string, sig []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzipWriter(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, err
+	zw, _ := sigGzipPool.Get().(*gzip.Writer)
+	if zw == nil {
+		var err error
+		if zw, err = gzipWriter(&buf, gzip.BestCompression); err != nil {
+			return nil, err
+		}
+	} else {
+		// Reset clears the header: set it as gzipWriter does.
+		zw.Reset(&buf)
+		zw.OS, zw.ModTime = 3, time.Unix(0, 0)
 	}
+	defer sigGzipPool.Put(zw)
 	var blocks [][]byte
 	if len(name) > 100 {
 		rec := []byte(tarPAXRecord("path", name))
@@ -302,6 +311,10 @@ func signatureMember(name string, sig []byte) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// sigGzipPool keeps gzip writers for signature members: a best-compression
+// writer allocates about a megabyte of tables, far more than the member.
+var sigGzipPool sync.Pool
 
 // signature is one .SIGN.* entry.
 type signature struct {
