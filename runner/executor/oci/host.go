@@ -1,0 +1,220 @@
+package oci
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// NativeArches returns the apk arches this host runs without emulation.
+func NativeArches() []string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return []string{"x86_64", "x86"}
+	case "arm64":
+		return []string{"aarch64"}
+	case "386":
+		return []string{"x86"}
+	case "riscv64":
+		return []string{"riscv64"}
+	case "ppc64le":
+		return []string{"ppc64le"}
+	case "s390x":
+		return []string{"s390x"}
+	case "loong64":
+		return []string{"loongarch64"}
+	}
+	return nil
+}
+
+func isNative(arch string) bool {
+	for _, a := range NativeArches() {
+		if a == arch {
+			return true
+		}
+	}
+	return false
+}
+
+// qemuNames maps apk arches to the name of their qemu-user binfmt handler.
+var qemuNames = map[string]string{
+	"x86_64": "x86_64", "aarch64": "aarch64", "armv7": "arm", "armhf": "arm",
+	"x86": "i386", "riscv64": "riscv64", "ppc64le": "ppc64le", "s390x": "s390x",
+	"loongarch64": "loongarch64",
+}
+
+const binfmtDir = "/proc/sys/fs/binfmt_misc"
+
+// CheckBinfmt says why arch cannot run here: nil for a native arch or one
+// with an enabled qemu binfmt handler that has the F flag (the interpreter
+// is opened when registered, so it works inside a container's root).
+func CheckBinfmt(arch string) error {
+	if isNative(arch) {
+		return nil
+	}
+	q, ok := qemuNames[arch]
+	if !ok {
+		return fmt.Errorf("unknown arch %q", arch)
+	}
+	if _, err := os.Stat(binfmtDir + "/status"); err != nil {
+		return fmt.Errorf("binfmt_misc not mounted for %s builds: mount -t binfmt_misc binfmt_misc %s, then apt-get install qemu-user-static binfmt-support", arch, binfmtDir)
+	}
+	h := binfmtDir + "/qemu-" + q
+	b, err := os.ReadFile(h)
+	if err != nil {
+		return fmt.Errorf("qemu-%s binfmt handler missing for %s builds: apt-get install qemu-user-static binfmt-support", q, arch)
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) == 0 || strings.TrimSpace(lines[0]) != "enabled" {
+		return fmt.Errorf("qemu-%s binfmt handler is disabled: echo 1 > %s", q, h)
+	}
+	for _, l := range lines {
+		if f, ok := strings.CutPrefix(l, "flags:"); ok && strings.Contains(f, "F") {
+			return nil
+		}
+	}
+	return fmt.Errorf("qemu-%s binfmt handler lacks the F flag, so it cannot run inside a container: apt-get install --reinstall qemu-user-static (Debian registers it with F)", q)
+}
+
+// Cgroups describes the host's cgroup setup.
+type Cgroups struct {
+	Version     int             // 1, 2, or 0 when none is mounted
+	Controllers map[string]bool // available to this process: "memory", "pids", ...
+}
+
+// Limits says whether memory and pids limits can be enforced.
+func (c Cgroups) Limits() bool { return c.Controllers["memory"] && c.Controllers["pids"] }
+
+func (c Cgroups) String() string {
+	if c.Version == 0 {
+		return "none"
+	}
+	var names []string
+	for _, n := range []string{"memory", "pids", "cpu", "cpuset", "freezer", "devices"} {
+		if c.Controllers[n] {
+			names = append(names, n)
+		}
+	}
+	return fmt.Sprintf("v%d (%s)", c.Version, strings.Join(names, " "))
+}
+
+// DetectCgroups reads /proc/self/cgroup and the cgroup mounts.
+func DetectCgroups() Cgroups {
+	c := Cgroups{Controllers: map[string]bool{}}
+	var fs unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+		c.Version = 2
+		if b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+			for _, n := range strings.Fields(string(b)) {
+				c.Controllers[n] = true
+			}
+		}
+		return c
+	}
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return c
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 || parts[1] == "" {
+			continue
+		}
+		for _, n := range strings.Split(parts[1], ",") {
+			if !strings.HasPrefix(n, "name=") {
+				c.Controllers[n] = true
+				c.Version = 1
+			}
+		}
+	}
+	return c
+}
+
+// Namespaces lists which namespace kinds this kernel offers.
+func Namespaces() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range []string{"user", "net", "pid", "ipc", "uts", "mnt", "cgroup"} {
+		_, err := os.Stat("/proc/self/ns/" + n)
+		out[n] = err == nil
+	}
+	return out
+}
+
+// overlaySupported says whether the kernel knows overlayfs (it may still
+// refuse a mount, e.g. with an upper directory on overlayfs; Start then
+// falls back to a copy).
+func overlaySupported() bool {
+	b, err := os.ReadFile("/proc/filesystems")
+	return err == nil && strings.Contains(string(b), "\toverlay\n")
+}
+
+// runtimeVersion runs `runtime --version` and returns its first line.
+func runtimeVersion(ctx context.Context, runtime string) (string, error) {
+	p, err := exec.LookPath(runtime)
+	if err != nil {
+		return "", fmt.Errorf("find container runtime %q: %w (apt-get install runc)", runtime, err)
+	}
+	out, err := exec.CommandContext(ctx, p, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("run %s --version: %w", p, err)
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return p + ": " + strings.TrimSpace(line), nil
+}
+
+// Report is what a host can do, for `run doctor`.
+type Report struct {
+	Runtime     string // path and version, or "" with RuntimeErr
+	RuntimeErr  error
+	Root        bool
+	Namespaces  map[string]bool
+	Overlay     bool
+	Cgroups     Cgroups
+	Binfmt      map[string]error // per apk arch: nil when it can run
+	NativeArchs []string
+}
+
+// Inspect reports what this host offers the oci executor.
+func Inspect(ctx context.Context, arches []string, opts ...Option) Report {
+	c := newConfig(opts)
+	r := Report{
+		Root:        os.Geteuid() == 0,
+		Namespaces:  Namespaces(),
+		Overlay:     overlaySupported(),
+		Cgroups:     DetectCgroups(),
+		Binfmt:      map[string]error{},
+		NativeArchs: NativeArches(),
+	}
+	r.Runtime, r.RuntimeErr = runtimeVersion(ctx, c.runtime)
+	for _, a := range arches {
+		r.Binfmt[a] = CheckBinfmt(a)
+	}
+	return r
+}
+
+// Ready says whether native builds can run: a runtime, root, and the pid,
+// mount and network namespaces.
+func (r Report) Ready() error {
+	var errs []error
+	if r.RuntimeErr != nil {
+		errs = append(errs, r.RuntimeErr)
+	}
+	if !r.Root {
+		errs = append(errs, errors.New("not root: the runc backend needs root (mounts, namespaces)"))
+	}
+	for _, n := range []string{"pid", "mnt", "net", "ipc", "uts"} {
+		if !r.Namespaces[n] {
+			errs = append(errs, fmt.Errorf("kernel lacks %s namespaces", n))
+		}
+	}
+	return errors.Join(errs...)
+}

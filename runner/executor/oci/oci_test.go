@@ -1,0 +1,365 @@
+package oci
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apkfarm/apkfarm/internal/alpinetest"
+	"github.com/apkfarm/apkfarm/runner/executor"
+	"github.com/apkfarm/apkfarm/runner/executor/executortest"
+	"github.com/apkfarm/apkfarm/runner/image"
+	"github.com/apkfarm/apkfarm/runner/image/imagetest"
+)
+
+// storeDir is one image store for the whole test binary, so the minirootfs
+// is unpacked once.
+var storeDir string
+
+const helperEnv = "APKFARM_OCI_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(sweepHelper())
+	}
+	d, err := os.MkdirTemp("", "apkfarm-oci-test-store-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	storeDir = d
+	code := m.Run()
+	os.RemoveAll(d)
+	os.Exit(code)
+}
+
+func requireRunc(t testing.TB, arch string) {
+	t.Helper()
+	alpinetest.RequireRoot(t)
+	alpinetest.RequireCommand(t, "runc", "apt-get install runc")
+	alpinetest.RequireBinfmt(t, arch)
+}
+
+func testStore(t testing.TB) *image.Store {
+	t.Helper()
+	st, err := image.NewStore(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func newTestExecutor(t testing.TB, opts ...Option) *Executor {
+	t.Helper()
+	work := t.TempDir()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return New(testStore(t), append([]Option{WithWorkDir(work), WithLogger(log)}, opts...)...)
+}
+
+func TestConformance(t *testing.T) {
+	requireRunc(t, "x86_64")
+	executortest.Run(t, func(t *testing.T) executor.Executor { return newTestExecutor(t) },
+		executortest.Options{Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64"), Isolated: true})
+}
+
+func TestConformanceCopyRoot(t *testing.T) {
+	requireRunc(t, "x86_64")
+	executortest.Run(t, func(t *testing.T) executor.Executor { return newTestExecutor(t, WithoutOverlay()) },
+		executortest.Options{Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64"), Isolated: true})
+}
+
+// TestForeignArch runs an aarch64 image through qemu binfmt, pulled from a
+// registry on 127.0.0.1.
+func TestForeignArch(t *testing.T) {
+	requireRunc(t, "aarch64")
+	reg := imagetest.NewRegistry(t)
+	ref := reg.Push(t, imagetest.AlpineImage(t, "aarch64"), "alpine:aarch64")
+	executortest.Run(t, func(t *testing.T) executor.Executor { return newTestExecutor(t) },
+		executortest.Options{Arch: "aarch64", Image: ref, Isolated: true})
+}
+
+func TestCheck(t *testing.T) {
+	requireRunc(t, "x86_64")
+	e := newTestExecutor(t)
+	ctx := context.Background()
+	if err := e.Check(ctx, "x86_64"); err != nil {
+		t.Errorf("Check(x86_64): %v", err)
+	}
+	if err := e.Check(ctx, "sparc"); err == nil || !strings.Contains(err.Error(), `unknown arch "sparc"`) {
+		t.Errorf("Check(sparc) = %v", err)
+	}
+	// An arch without a handler fails at once, saying what to install.
+	for _, arch := range []string{"riscv64", "s390x", "loongarch64"} {
+		if _, err := os.Stat(binfmtDir + "/qemu-" + qemuNames[arch]); err == nil {
+			continue
+		}
+		t0 := time.Now()
+		_, err := e.Start(ctx, executor.Spec{ID: "x", Arch: arch, Image: "rootfs:/nonexistent"})
+		if err == nil || !strings.Contains(err.Error(), "apt-get install qemu-user-static") {
+			t.Errorf("Start(%s) = %v, want the binfmt remedy", arch, err)
+		}
+		if time.Since(t0) > time.Second {
+			t.Errorf("Start(%s) took %v to fail", arch, time.Since(t0))
+		}
+	}
+	e2 := newTestExecutor(t, WithRuntime("no-such-runtime"))
+	if err := e2.Check(ctx, "x86_64"); err == nil || !strings.Contains(err.Error(), "apt-get install runc") {
+		t.Errorf("Check with a missing runtime = %v", err)
+	}
+}
+
+// containers lists the runtime's containers named with prefix.
+func containers(t testing.TB, prefix string) []string {
+	t.Helper()
+	out, err := exec.Command("runc", "list", "--format", "json").Output()
+	if err != nil {
+		t.Fatalf("runc list: %v", err)
+	}
+	var list []struct{ ID string }
+	json.Unmarshal(out, &list)
+	var ids []string
+	for _, c := range list {
+		if strings.HasPrefix(c.ID, prefix) {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+func assertGone(t *testing.T, s *session) {
+	t.Helper()
+	if ids := containers(t, Prefix+s.id); len(ids) > 0 {
+		t.Errorf("containers left: %v", ids)
+	}
+	if isMountPoint(s.root) {
+		t.Errorf("root %s still mounted", s.root)
+	}
+	if _, err := os.Stat(s.dir); !os.IsNotExist(err) {
+		t.Errorf("session directory %s still there (%v)", s.dir, err)
+	}
+}
+
+func TestCancelLeavesNothing(t *testing.T) {
+	requireRunc(t, "x86_64")
+	e := newTestExecutor(t)
+	ss, err := e.Start(context.Background(), executor.Spec{ID: "cancel", Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ss.(*session)
+	if !s.overlay || !isMountPoint(s.root) {
+		t.Fatalf("session root is not an overlay mount (overlay=%v)", s.overlay)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n, done := executortest.StartSleep(t, ctx, s)
+	if ids := containers(t, Prefix+s.id); len(ids) != 1 {
+		t.Errorf("while running, runc list shows %v, want one container", ids)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "context canceled") {
+			t.Errorf("Exec after cancel = %v, want a context canceled error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Exec did not return after cancel")
+	}
+	executortest.AssertNoProcess(t, n)
+	if ids := containers(t, Prefix+s.id); len(ids) > 0 {
+		t.Errorf("after cancel, runc list shows %v", ids)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, s)
+}
+
+func TestLowerStaysPristine(t *testing.T) {
+	requireRunc(t, "x86_64")
+	ref := imagetest.AlpineRef(t, "x86_64")
+	lower, _, err := testStore(t).Rootfs(context.Background(), ref, "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range [][]Option{nil, {WithoutOverlay()}} {
+		e := newTestExecutor(t, opts...)
+		s, err := e.Start(context.Background(), executor.Spec{ID: "pristine", Arch: "x86_64", Image: ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		code, err := s.Exec(context.Background(), executor.ExecRequest{
+			Argv:   []string{"sh", "-c", "rm /etc/hosts && echo changed > /etc/motd && touch /newfile && apk --version >/dev/null"},
+			Stderr: &stderr,
+		})
+		if err != nil || code != 0 {
+			t.Fatalf("exec: %d %v %s", code, err, stderr.String())
+		}
+		s.Close()
+		if _, err := os.Stat(filepath.Join(lower, "etc/hosts")); err != nil {
+			t.Errorf("cached rootfs lost /etc/hosts: %v", err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(lower, "etc/motd")); strings.Contains(string(b), "changed") {
+			t.Errorf("cached rootfs /etc/motd was written")
+		}
+		if _, err := os.Stat(filepath.Join(lower, "newfile")); err == nil {
+			t.Errorf("cached rootfs gained /newfile")
+		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	requireRunc(t, "x86_64")
+	if !DetectCgroups().Limits() {
+		alpinetest.SkipOrFail(t, "host has no cgroup memory and pids controllers (%s)", DetectCgroups())
+	}
+	ref := imagetest.AlpineRef(t, "x86_64")
+	e := newTestExecutor(t)
+	// 64 MiB in a shell variable: fine unlimited, killed under a 32 MiB limit.
+	mem := "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo ${#x}"
+	forks := "for i in $(seq 40); do sleep 2 & done; wait"
+	for _, tc := range []struct {
+		name   string
+		limits executor.Limits
+		script string
+		fails  bool
+	}{
+		{"memory unlimited", executor.Limits{}, mem, false},
+		{"memory 32MiB", executor.Limits{MemoryBytes: 32 << 20}, mem, true},
+		{"pids unlimited", executor.Limits{}, forks, false},
+		{"pids 16", executor.Limits{Pids: 16}, forks, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := e.Start(context.Background(), executor.Spec{ID: "limits", Arch: "x86_64", Image: ref, Limits: tc.limits})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var stderr bytes.Buffer
+			code, err := s.Exec(context.Background(), executor.ExecRequest{Argv: []string{"sh", "-c", tc.script}, Stderr: &stderr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (code != 0) != tc.fails {
+				t.Errorf("exit %d (stderr %q), want failure=%v", code, stderr.String(), tc.fails)
+			}
+		})
+	}
+}
+
+// sweepHelper is the runner that gets SIGKILLed: it starts a session
+// (work directory and store from the environment), prints the session's
+// directory and runs `sleep N` until killed.
+func sweepHelper() int {
+	work, n := os.Getenv(helperEnv), os.Getenv("APKFARM_OCI_TEST_SLEEP")
+	st, err := image.NewStore(os.Getenv("APKFARM_OCI_TEST_STORE"))
+	if err != nil {
+		fmt.Println("error", err)
+		return 2
+	}
+	e := New(st, WithWorkDir(work))
+	s, err := e.Start(context.Background(), executor.Spec{ID: "killed-runner", Arch: "x86_64", Image: os.Getenv("APKFARM_OCI_TEST_IMAGE")})
+	if err != nil {
+		fmt.Println("error", err)
+		return 2
+	}
+	fmt.Println("ready", s.(*session).id)
+	s.Exec(context.Background(), executor.ExecRequest{Argv: []string{"sleep", n}})
+	return 0
+}
+
+func TestSweepAfterSIGKILL(t *testing.T) {
+	requireRunc(t, "x86_64")
+	ref := imagetest.AlpineRef(t, "x86_64")
+	testStore(t).Rootfs(context.Background(), ref, "x86_64") // unpack before the helper runs
+	work := t.TempDir()
+	n := "3" + fmt.Sprint(time.Now().UnixNano()%100000)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+work, "APKFARM_OCI_TEST_SLEEP="+n,
+		"APKFARM_OCI_TEST_STORE="+storeDir, "APKFARM_OCI_TEST_IMAGE="+ref)
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	id, ok := strings.CutPrefix(strings.TrimSpace(line), "ready ")
+	if !ok {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper: %q", line)
+	}
+	dir := filepath.Join(work, id)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(containers(t, Prefix+id)) == 0 || !sleeping(n) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("helper's container never ran")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	io.Copy(io.Discard, out)
+
+	// What a dead runner leaves: the container, the mount, the directory.
+	time.Sleep(200 * time.Millisecond)
+	if !sleeping(n) || len(containers(t, Prefix+id)) == 0 || !isMountPoint(filepath.Join(dir, "root")) {
+		t.Logf("after SIGKILL: sleeping=%v containers=%v mounted=%v (expected all three)",
+			sleeping(n), containers(t, Prefix+id), isMountPoint(filepath.Join(dir, "root")))
+	}
+	// A live session beside it must survive the sweep.
+	e := newTestExecutor(t, WithWorkDir(work))
+	live, err := e.Start(context.Background(), executor.Spec{ID: "live", Arch: "x86_64", Image: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+
+	if err := Sweep(context.Background(), WithWorkDir(work)); err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	executortest.AssertNoProcess(t, n)
+	if ids := containers(t, Prefix+id); len(ids) > 0 {
+		t.Errorf("containers left after Sweep: %v", ids)
+	}
+	if isMountPoint(filepath.Join(dir, "root")) {
+		t.Errorf("mount left after Sweep")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("session directory left after Sweep: %v", err)
+	}
+	if code, err := live.Exec(context.Background(), executor.ExecRequest{Argv: []string{"true"}}); err != nil || code != 0 {
+		t.Errorf("live session broken by Sweep: %d %v", code, err)
+	}
+}
+
+func sleeping(n string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), "\x00"+n+"\x00") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,314 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/apkfarm/apkfarm/runner/executor"
+	"github.com/apkfarm/apkfarm/runner/image/tarfs"
+)
+
+type session struct {
+	e       *Executor
+	spec    executor.Spec
+	id      string
+	dir     string
+	root    string
+	digest  string
+	overlay bool
+	lock    *os.File
+	log     *slog.Logger
+
+	// ctx is cancelled by Close: every running Exec is killed.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	closed  bool
+	seq     int
+	running map[string]bool
+	wg      sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var errClosed = errors.New("session closed")
+
+// begin registers a command about to run; it fails once Close has begun.
+func (s *session) begin() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, errClosed
+	}
+	s.seq++
+	s.wg.Add(1)
+	return s.seq, nil
+}
+
+// killGrace is how long a killed container's runc gets to exit before it
+// is killed itself.
+const killGrace = 5 * time.Second
+
+// Exec runs one command as its own container over the session's root.
+func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, error) {
+	n, err := s.begin()
+	if err != nil {
+		return -1, fmt.Errorf("exec %q: %w", req.Argv, err)
+	}
+	defer s.wg.Done()
+	name := fmt.Sprintf("%s%s-%d", Prefix, s.id, n)
+	bundle := filepath.Join(s.dir, "exec-"+strconv.Itoa(n))
+	cfg, err := buildSpec(specInput{
+		Root: s.root, Hostname: s.spec.Hostname, Req: req, Limits: s.spec.Limits,
+		Cgroups: s.e.cgroups, CgroupPath: "apkfarm/" + name, CgroupNS: Namespaces()["cgroup"],
+	})
+	if err != nil {
+		return -1, fmt.Errorf("exec %q: %w", req.Argv, err)
+	}
+	if err := os.Mkdir(bundle, 0o700); err != nil {
+		return -1, fmt.Errorf("exec %q: %w", req.Argv, err)
+	}
+	defer os.RemoveAll(bundle)
+	b, err := json.Marshal(cfg)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("exec %q: write config: %w", req.Argv, err)
+	}
+	pidFile := filepath.Join(bundle, "pid")
+	logFile := filepath.Join(bundle, "runtime.log")
+	cmd := s.e.cfg.runtimeCmd(context.Background(), "--log", logFile, "--log-format", "json",
+		"run", "--bundle", bundle, "--pid-file", pidFile, name)
+	cmd.Stdout, cmd.Stderr = req.Stdout, req.Stderr
+	// runc dies with the runner (Sweep handles the container it leaves);
+	// its own process group keeps a terminal's ^C away from it: ctx decides.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.WaitDelay = killGrace
+	s.mu.Lock()
+	s.running[name] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, name)
+		s.mu.Unlock()
+	}()
+	if err := cmd.Start(); err != nil {
+		return -1, fmt.Errorf("exec %q: start %s: %w", req.Argv, s.e.cfg.runtime, err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var werr error
+	var killedBy error
+	select {
+	case werr = <-waited:
+	case <-ctx.Done():
+		killedBy = ctx.Err()
+	case <-s.ctx.Done():
+		killedBy = errClosed
+	}
+	if killedBy != nil {
+		werr = s.kill(name, cmd, waited)
+	}
+	s.remove(name)
+	if killedBy != nil {
+		return -1, fmt.Errorf("exec %q: killed: %w", req.Argv, killedBy)
+	}
+	started := false
+	if _, err := os.Stat(pidFile); err == nil {
+		started = true
+	}
+	var ee *exec.ExitError
+	switch {
+	case werr == nil:
+		return 0, nil
+	case errors.As(werr, &ee) && started:
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return -1, fmt.Errorf("exec %q: %s killed by %v", req.Argv, s.e.cfg.runtime, ws.Signal())
+		}
+		return ee.ExitCode(), nil
+	}
+	return -1, fmt.Errorf("exec %q: %s run %s: %w%s", req.Argv, s.e.cfg.runtime, name, werr, runtimeLog(logFile))
+}
+
+// kill stops container name: SIGKILL to its init (the pid namespace takes
+// every other process with it), retried while runc is still creating it,
+// then runc itself if it does not exit.
+func (s *session) kill(name string, cmd *exec.Cmd, waited chan error) error {
+	deadline := time.After(killGrace)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		out, err := s.e.cfg.runtimeCmd(context.Background(), "kill", name, "KILL").CombinedOutput()
+		if err != nil {
+			s.log.Debug("runtime kill", "container", name, "err", err, "out", strings.TrimSpace(string(out)))
+		}
+		select {
+		case werr := <-waited:
+			return werr
+		case <-tick.C:
+		case <-deadline:
+			s.log.Warn("runtime did not exit after kill; killing it", "container", name)
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			return <-waited
+		}
+	}
+}
+
+// remove deletes container name's runtime state (runc run normally does it).
+func (s *session) remove(name string) {
+	out, err := s.e.cfg.runtimeCmd(context.Background(), "delete", "--force", name).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "does not exist") {
+		s.log.Warn("runtime delete", "container", name, "err", err, "out", strings.TrimSpace(string(out)))
+	}
+}
+
+// runtimeLog returns the error lines of runc's JSON log, for an error.
+func runtimeLog(file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	var msgs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		var e struct{ Level, Msg string }
+		if json.Unmarshal([]byte(line), &e) == nil && (e.Level == "error" || e.Level == "fatal") {
+			msgs = append(msgs, e.Msg)
+		}
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(msgs, "; ")
+}
+
+// CopyIn unpacks a tar stream into dir inside the session's root.
+func (s *session) CopyIn(ctx context.Context, dir string, r io.Reader) error {
+	if _, err := s.begin(); err != nil {
+		return fmt.Errorf("copy into %s: %w", dir, err)
+	}
+	defer s.wg.Done()
+	if _, err := tarfs.Extract(ctx, s.root, dir, r, tarfs.Options{Chown: os.Geteuid() == 0, Logger: s.log}); err != nil {
+		return fmt.Errorf("copy into %s: %w", dir, err)
+	}
+	return nil
+}
+
+// CopyOut writes path inside the session's root to w as a tar stream.
+func (s *session) CopyOut(ctx context.Context, path string, w io.Writer) error {
+	if _, err := s.begin(); err != nil {
+		return fmt.Errorf("copy out %s: %w", path, err)
+	}
+	defer s.wg.Done()
+	if err := tarfs.Archive(ctx, s.root, path, w); err != nil {
+		return fmt.Errorf("copy out %s: %w", path, err)
+	}
+	return nil
+}
+
+// Close kills running commands, unmounts the root and removes the session
+// directory. Later calls wait for the first and return its result.
+func (s *session) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.cancel()
+		s.wg.Wait()
+		s.closeErr = s.teardown()
+		if s.closeErr == nil {
+			s.log.Info("session closed")
+		}
+	})
+	return s.closeErr
+}
+
+func (s *session) teardown() error {
+	if err := unmountRoot(s.root); err != nil {
+		// Keep the directory: removing under a live mount would reach into it.
+		return fmt.Errorf("close session %s: %w", s.id, err)
+	}
+	if err := os.RemoveAll(s.dir); err != nil {
+		return fmt.Errorf("close session %s: remove %s: %w", s.id, s.dir, err)
+	}
+	s.lock.Close()
+	return nil
+}
+
+// unmountRoot unmounts root if it is a mount point, lazily if busy, and
+// checks it is gone.
+func unmountRoot(root string) error {
+	if !isMountPoint(root) {
+		return nil
+	}
+	err := unix.Unmount(root, 0)
+	if err == unix.EBUSY {
+		err = unix.Unmount(root, unix.MNT_DETACH)
+	}
+	if err != nil && err != unix.EINVAL {
+		return fmt.Errorf("unmount %s: %w", root, err)
+	}
+	if isMountPoint(root) {
+		return fmt.Errorf("unmount %s: still mounted", root)
+	}
+	return nil
+}
+
+// mountPoints returns the mount points in /proc/self/mountinfo.
+func mountPoints() []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 {
+			out = append(out, unescapeMount(f[4]))
+		}
+	}
+	return out
+}
+
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isMountPoint(p string) bool {
+	for _, m := range mountPoints() {
+		if m == p {
+			return true
+		}
+	}
+	return false
+}

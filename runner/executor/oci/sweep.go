@@ -1,0 +1,99 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sweep removes what runners that died without closing their sessions
+// (SIGKILL, a crash, a reboot) left behind: apkfarm- containers, session
+// root mounts and session directories. A session whose runner still lives
+// holds its lock file and is left alone, so Sweep is safe to run beside
+// other runners. Pass the options the runners use (runtime, its root, the
+// work directory).
+func Sweep(ctx context.Context, opts ...Option) error {
+	c := newConfig(opts)
+	var errs []error
+	stale := map[string]bool{} // session directories found stale, locked by us
+	var held []*os.File
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
+	isStale := func(dir string) bool {
+		if v, ok := stale[dir]; ok {
+			return v
+		}
+		f, err := os.Open(filepath.Join(dir, "lock"))
+		if err != nil {
+			// No lock file: a session dies before it is created only if
+			// its directory is gone too; treat it as stale.
+			stale[dir] = true
+			return true
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			stale[dir] = false
+			return false
+		}
+		held = append(held, f) // hold it while sweeping so no one reuses it
+		stale[dir] = true
+		return true
+	}
+
+	// 1. Containers.
+	out, err := c.runtimeCmd(ctx, "list", "--format", "json").Output()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("sweep: %s list: %w", c.runtime, err))
+	}
+	var list []struct {
+		ID     string `json:"id"`
+		Bundle string `json:"bundle"`
+	}
+	if len(out) > 0 && strings.TrimSpace(string(out)) != "null" {
+		if err := json.Unmarshal(out, &list); err != nil {
+			errs = append(errs, fmt.Errorf("sweep: parse %s list: %w", c.runtime, err))
+		}
+	}
+	for _, ct := range list {
+		if !strings.HasPrefix(ct.ID, Prefix) || !isStale(filepath.Dir(ct.Bundle)) {
+			continue
+		}
+		c.runtimeCmd(ctx, "kill", ct.ID, "KILL").Run()
+		if out, err := c.runtimeCmd(ctx, "delete", "--force", ct.ID).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("sweep: delete container %s: %w: %s", ct.ID, err, strings.TrimSpace(string(out))))
+			continue
+		}
+		c.log.Info("swept container", "container", ct.ID)
+	}
+
+	// 2. Session directories and their root mounts.
+	ents, err := os.ReadDir(c.workDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("sweep: %w", err))
+	}
+	for _, e := range ents {
+		dir := filepath.Join(c.workDir, e.Name())
+		if !e.IsDir() || !isStale(dir) {
+			continue
+		}
+		if err := unmountRoot(filepath.Join(dir, "root")); err != nil {
+			errs = append(errs, fmt.Errorf("sweep: %w", err))
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, fmt.Errorf("sweep: %w", err))
+			continue
+		}
+		c.log.Info("swept session", "dir", dir)
+	}
+	return errors.Join(errs...)
+}
