@@ -292,3 +292,55 @@ apk --root /tmp/r info -q | sort | tr '\n' ' '; echo
 		t.Fatalf("installed tree:\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestConformanceIndexLimits shows that the reader's limits are apk's: a
+// line of MaxIndexLine bytes is read by both; one byte more makes apk stop
+// reading the index (later packages vanish) and ParseIndex fail; an unknown
+// uppercase field makes apk warn that it is OLD and "Some packages are not
+// installable" (it marks the package uninstallable), and ParseIndex fail
+// with the line; an unknown lowercase field only draws a
+// warning from apk, and ParseIndex keeps it.
+func TestConformanceIndexLimits(t *testing.T) {
+	alpinetest.Require(t, "x86_64")
+	record := func(name, extra string) string {
+		return "C:Q1" + strings.Repeat(name, 26) + "A=\nP:" + name + "\nV:1.0-r0\nA:x86_64\nS:1\nI:1\nT:t\nU:\nL:MIT\n" + extra + "\n"
+	}
+	for _, tc := range []struct {
+		name    string
+		text    string
+		ours    string // ParseIndex error, "" for none
+		apkOut  string // apk search -v output
+		apkWarn string // in apk's stderr, "" for none
+	}{
+		{"line at the limit", record("a", "") + record("b", "T:"+strings.Repeat("x", MaxIndexLine-2)+"\n") + record("c", ""),
+			"", "a-1.0-r0 - t\nb-1.0-r0 - " + strings.Repeat("x", MaxIndexLine-2) + "\nc-1.0-r0 - t", ""},
+		{"line one byte over", record("a", "") + record("b", "T:"+strings.Repeat("x", MaxIndexLine-1)+"\n") + record("c", ""),
+			"APKINDEX:20: line longer than 131071 bytes", "a-1.0-r0 - t", "No buffer space available"},
+		{"unknown uppercase field", record("a", "") + record("b", "X:new\n"),
+			`APKINDEX:20: unknown field "X:"`, "a-1.0-r0 - t\nb-1.0-r0 - t", "This apk-tools is OLD! Some packages are not installable."},
+		{"unknown lowercase field", record("a", "") + record("b", "x:new\n"), "", "a-1.0-r0 - t\nb-1.0-r0 - t",
+			"This apk-tools is OLD! Some packages might not function properly."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseIndex(strings.NewReader(tc.text), "APKINDEX")
+			if tc.ours == "" && err != nil || tc.ours != "" && (err == nil || !strings.Contains(err.Error(), tc.ours)) {
+				t.Errorf("ParseIndex: %v, want error %q", err, tc.ours)
+			}
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "x86_64"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			archive := gz(t, string(arcTar([]arcEntry{{name: "APKINDEX", data: tc.text}}, true)))
+			if err := os.WriteFile(filepath.Join(dir, "x86_64", "APKINDEX.tar.gz"), archive, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res := confRun(t, dir, "apk --root /tmp/r --initdb add -q >/dev/null && apk --allow-untrusted --root /tmp/r -X /tmp/repo search -v | sort")
+			if got := strings.TrimSpace(res.Stdout); got != tc.apkOut {
+				t.Errorf("apk search -v printed %.200q, want %.200q", got, tc.apkOut)
+			}
+			if tc.apkWarn == "" && res.Stderr != "" || !strings.Contains(res.Stderr, tc.apkWarn) {
+				t.Errorf("apk stderr %q, want %q", res.Stderr, tc.apkWarn)
+			}
+		})
+	}
+}
