@@ -2,11 +2,278 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/apkfarm/apkfarm/runner/apk"
+	"github.com/apkfarm/apkfarm/runner/apkbuild"
+	"github.com/apkfarm/apkfarm/runner/config"
+	"github.com/apkfarm/apkfarm/runner/plan"
+	"github.com/apkfarm/apkfarm/runner/published"
+	"github.com/apkfarm/apkfarm/state"
 )
 
+// now is the clock of a run; tests replace it so that the plan's
+// generated time is fixed.
+var now = time.Now
+
+// runOptions are the flags of a run that narrow the plan.
+type runOptions struct {
+	only     []string
+	withDeps bool
+	arches   []string
+}
+
+// cmdRun implements `run [--dry-run] [--json] [--config FILE] [--only
+// PKG,...] [--with-deps] [--arch ARCH,...]`. With --dry-run it prints the
+// plan and changes nothing (caches of evaluated APKBUILDs and downloaded
+// indexes aside). Exit 0 when the plan was made for every arch, 2 when the
+// configuration, the tree or an arch's indexes could not be read (the plan
+// of the other arches is still printed).
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "run run: not implemented yet")
-	return exitTrouble
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dryRun := fs.Bool("dry-run", false, "print the plan and change nothing")
+	asJSON := fs.Bool("json", false, "print the plan as JSON (schema: docs/plan.md)")
+	configPath := fs.String("config", "", "configuration file (default $"+config.EnvPath+" or "+config.DefaultPath+")")
+	var only, arches listFlag
+	fs.Var(&only, "only", "plan only these aports (pkgnames or subpackage names; comma-separated or repeated)")
+	withDeps := fs.Bool("with-deps", false, "with --only: add the out-of-date build dependencies of those aports")
+	fs.Var(&arches, "arch", "plan only these arches of the configuration (comma-separated or repeated)")
+	verbose := fs.Bool("v", false, "log progress to stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: run --dry-run [--json] [--config FILE] [--only PKG[,PKG]] [--with-deps] [--arch ARCH[,ARCH]]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitTrouble
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "run: unexpected argument %q (subcommands: see run help)\n", fs.Arg(0))
+		return exitTrouble
+	}
+	if !*dryRun {
+		fmt.Fprintln(stderr, "run: building is not implemented yet: only --dry-run works")
+		return exitTrouble
+	}
+	if *withDeps && len(only) == 0 {
+		fmt.Fprintln(stderr, "run: --with-deps needs --only")
+		return exitTrouble
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitTrouble
+	}
+	p, err := makePlan(ctx, cfg, runOptions{only: only, withDeps: *withDeps, arches: arches}, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitTrouble
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(p)
+	} else {
+		err = p.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "run: write plan: %v\n", err)
+		return exitTrouble
+	}
+	if p.HasErrors() {
+		for _, ap := range p.Arches {
+			if ap.Error != "" {
+				fmt.Fprintf(stderr, "run: %s: %s\n", ap.Arch, ap.Error)
+			}
+		}
+		return exitTrouble
+	}
+	return exitOK
+}
+
+// loadConfig reads and validates the configuration at path, or at
+// $APKFARM_CONFIG, or at the default path.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		path = os.Getenv(config.EnvPath)
+	}
+	if path == "" {
+		path = config.DefaultPath
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// selectArches returns the configured arches, narrowed to want when given.
+func selectArches(cfg *config.Config, want []string) ([]string, error) {
+	if len(want) == 0 {
+		return cfg.Arches, nil
+	}
+	for _, a := range want {
+		found := false
+		for _, c := range cfg.Arches {
+			found = found || a == c
+		}
+		if !found {
+			return nil, fmt.Errorf("select arches: --arch %q is not in the configuration's arches %q", a, cfg.Arches)
+		}
+	}
+	var out []string
+	for _, c := range cfg.Arches {
+		for _, a := range want {
+			if a == c {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// makePlan reads the tree, the indexes and the failure memory, and
+// computes the plan. Trouble with one arch's indexes is that arch's error
+// in the plan; trouble with the tree or the keys is an error.
+func makePlan(ctx context.Context, cfg *config.Config, opts runOptions, logger *slog.Logger) (*plan.Plan, error) {
+	arches, err := selectArches(cfg, opts.arches)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := apk.LoadKeyring(cfg.Publish.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("publish.keys: %w", err)
+	}
+	var upKeys *apk.Keyring
+	if cfg.Upstream.Keys != "" {
+		if upKeys, err = apk.LoadKeyring(cfg.Upstream.Keys); err != nil {
+			return nil, fmt.Errorf("upstream.keys: %w", err)
+		}
+	}
+	in := plan.Input{
+		Arches:     arches,
+		NativeArch: cfg.Native(),
+		Published:  map[string]*apk.Index{},
+		Upstream:   map[string][]*apk.Index{},
+		ArchErrors: map[string]string{},
+		Now:        now().UTC(),
+		Options: plan.Options{
+			Only: opts.only, WithDeps: opts.withDeps, Bootstrap: cfg.Plan.Bootstrap,
+			RetryDelays: config.Durations(cfg.Plan.RetryDelays), AssumeUpstream: len(cfg.Upstream.Indexes) == 0,
+		},
+	}
+	// The tree and the indexes are read at the same time: evaluating
+	// APKBUILDs is CPU work, fetching indexes mostly waiting.
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		scan    *apkbuild.ScanResult
+		scanErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cache := cfg.Source.CacheDir
+		if cache == "" {
+			cache = filepath.Join(cfg.State.Dir, "cache", "apkbuild")
+		}
+		scan, scanErr = apkbuild.Scan(ctx, cfg.Source.Path, apkbuild.ScanOptions{Arches: arches,
+			Include: cfg.Source.Include, Exclude: cfg.Source.Exclude, CacheDir: cache, Jobs: cfg.Jobs, Logger: logger})
+	}()
+	fetcher := &published.Fetcher{Timeout: time.Duration(cfg.HTTPTimeout),
+		CacheDir: filepath.Join(cfg.State.Dir, "cache", "indexes"), Logger: logger}
+	for _, arch := range arches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pub, ups, err := loadIndexes(ctx, cfg, fetcher, arch, keys, upKeys)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				in.ArchErrors[arch] = err.Error()
+				return
+			}
+			in.Published[arch], in.Upstream[arch] = pub, ups
+		}()
+	}
+	wg.Wait()
+	if scanErr != nil {
+		return nil, scanErr
+	}
+	for _, d := range scan.Duplicates {
+		logger.Warn("duplicate package name in the tree", "duplicate", d.String())
+	}
+	in.Aports = scan.Aports
+	in.Failures = failures(cfg.State.Dir, logger)
+	return plan.Compute(in)
+}
+
+// loadIndexes loads an arch's published index and its upstream indexes.
+func loadIndexes(ctx context.Context, cfg *config.Config, f *published.Fetcher, arch string,
+	keys, upKeys *apk.Keyring) (*apk.Index, []*apk.Index, error) {
+	loc := filepath.Join(cfg.Publish.Dir, arch, "APKINDEX.tar.gz")
+	if cfg.Publish.URL != "" {
+		loc = published.Expand(cfg.Publish.URL, arch)
+	}
+	pub, err := f.Published(ctx, loc, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ups []*apk.Index
+	for _, u := range cfg.Upstream.Indexes {
+		idx, err := f.Upstream(ctx, published.Expand(u, arch), upKeys)
+		if err != nil {
+			return nil, nil, err
+		}
+		ups = append(ups, idx)
+	}
+	return pub, ups, nil
+}
+
+// failures reads the failure memory from the previous state file, without
+// changing it: a missing file means nothing failed; an unreadable one is a
+// warning and means the same.
+func failures(stateDir string, logger *slog.Logger) map[plan.FailureKey]plan.Failure {
+	path := filepath.Join(stateDir, state.FileName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var st *state.Status
+	if err == nil {
+		st, err = state.Unmarshal(b)
+	}
+	if err != nil {
+		logger.Warn("previous state unreadable; planning as if nothing failed", "path", path, "err", err)
+		return nil
+	}
+	out := map[plan.FailureKey]plan.Failure{}
+	for arch, a := range st.Arches {
+		for name := range a.Aports {
+			if f, ok := st.Failures(arch, name); ok {
+				out[plan.FailureKey{Arch: arch, Pkgname: name}] = plan.Failure{
+					Version: f.Version, Hash: f.Hash, Attempts: f.Attempts, Last: f.Last}
+			}
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -138,6 +139,13 @@ func newArchState(arch string, ap *ArchPlan, aports []*apkbuild.Aport, pub *apk.
 	for i, a := range s.aports {
 		s.node[i] = -1
 		s.byPath[a.Path] = i
+		if a.Pkgname == "" && a.Error != "" {
+			// An APKBUILD that did not parse: its directory names it, as
+			// in every aports tree, so its published packages stay.
+			c := *a
+			c.Pkgname = path.Base(a.Path)
+			s.aports[i], a = &c, &c
+		}
 		if j, dup := s.byPkgname[a.Pkgname]; dup && a.Error == "" {
 			// Copy: the evaluator's result may be shared between arches.
 			c := *a

@@ -151,3 +151,14 @@ func TestArchErrorLeavesOtherArches(t *testing.T) {
 		t.Errorf("x86_64 builds = %q, want a@1", got)
 	}
 }
+
+func TestInvalidWithoutPkgnameKeepsItsPackages(t *testing.T) {
+	a := &apkbuild.Aport{Path: "main/broken", Error: "main/broken/APKBUILD:5: parse APKBUILD: unclosed quote"}
+	ap := one(t, index(rec("broken=1-r0", "broken")), Options{}, a)
+	if len(ap.Removed) != 0 {
+		t.Errorf("removed = %+v, want the invalid aport's packages kept", ap.Removed)
+	}
+	if len(ap.Invalid) != 1 || ap.Invalid[0].Pkgname != "broken" || ap.Invalid[0].Error != a.Error {
+		t.Errorf("invalid = %+v, want broken with its error", ap.Invalid)
+	}
+}
