@@ -212,14 +212,7 @@ func TestDryRunOptions(t *testing.T) {
 // by an unknown key is an error for that arch (exit 2), never an empty
 // repo; the other arch is still planned.
 func TestDryRunBadIndex(t *testing.T) {
-	stranger, err := apk.GenerateKey(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	strangerSigner, err := apk.NewSigner(stranger, "stranger-12345678.rsa.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
+	strangerSigner := publishedtest.Stranger(t, "stranger-12345678.rsa.pub")
 	for _, tt := range []struct {
 		name   string
 		signer *apk.Signer
@@ -274,7 +267,6 @@ func TestDryRunBootstrapMissingRepo(t *testing.T) {
 }
 
 func TestRunConfigErrors(t *testing.T) {
-	f := newFixture(t, "")
 	tests := []struct {
 		name, config string
 		want         []string
@@ -304,7 +296,6 @@ func TestRunConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	_ = f
 	var stderr bytes.Buffer
 	t.Setenv("APKFARM_CONFIG", filepath.Join(t.TempDir(), "none.toml"))
 	if code := cmdRun(context.Background(), []string{"--dry-run"}, &bytes.Buffer{}, &stderr); code != exitTrouble ||

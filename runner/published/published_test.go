@@ -26,14 +26,7 @@ func TestPublishedFromDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := apk.GenerateKey(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stranger, err := apk.NewSigner(other, "stranger-00000000.rsa.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger := publishedtest.Stranger(t, "stranger-00000000.rsa.pub")
 	dir := t.TempDir()
 	tests := []struct {
 		name    string

@@ -65,3 +65,18 @@ func WriteIndex(t testing.TB, path string, s *apk.Signer, pkgs ...*apk.Package) 
 		t.Fatal(err)
 	}
 }
+
+// Stranger returns a signer whose key no keys directory of Signer trusts,
+// named name (such as "stranger-12345678.rsa.pub").
+func Stranger(t testing.TB, name string) *apk.Signer {
+	t.Helper()
+	k, err := apk.GenerateKey(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := apk.NewSigner(k, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
