@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -45,8 +46,9 @@ type Store struct {
 	keychain  authn.Keychain
 	transport http.RoundTripper
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	mu         sync.Mutex
+	locks      map[string]*sync.Mutex
+	tarDigests map[string]v1.Hash // rootfs tarball file identity -> sha256
 }
 
 // Option configures a Store.
@@ -72,6 +74,8 @@ func NewStore(dir string, opts ...Option) (*Store, error) {
 		progress: func(int64, int64) {},
 		keychain: authn.DefaultKeychain,
 		locks:    map[string]*sync.Mutex{},
+
+		tarDigests: map[string]v1.Hash{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -393,11 +397,25 @@ func (s *Store) fromTarball(ctx context.Context, path, arch string) (string, str
 	if err != nil {
 		return "", "", fmt.Errorf("open rootfs tarball: %w", err)
 	}
-	sum := sha256.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return "", "", fmt.Errorf("read rootfs tarball %s: %w", path, err)
+	// Hashing the tarball is most of a cached Start: remember the digest
+	// of a file that has not changed (same inode, size and mtime).
+	key := fmt.Sprintf("%s\x00%d\x00%d", path, fi.Size(), fi.ModTime().UnixNano())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		key += fmt.Sprintf("\x00%d:%d", st.Dev, st.Ino)
 	}
-	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum.Sum(nil))}
+	s.mu.Lock()
+	h, ok := s.tarDigests[key]
+	s.mu.Unlock()
+	if !ok {
+		sum := sha256.New()
+		if _, err := io.Copy(sum, f); err != nil {
+			return "", "", fmt.Errorf("read rootfs tarball %s: %w", path, err)
+		}
+		h = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum.Sum(nil))}
+		s.mu.Lock()
+		s.tarDigests[key] = h
+		s.mu.Unlock()
+	}
 	if dir := s.rootfsDir(h, arch); exists(dir) {
 		return dir, h.String(), nil
 	}

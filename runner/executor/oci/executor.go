@@ -158,8 +158,7 @@ func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Sess
 	s := &session{
 		e: e, spec: spec, id: id, dir: dir, lock: lock,
 		root: filepath.Join(dir, "root"), digest: digest,
-		log:     e.cfg.log.With("session", id),
-		running: map[string]bool{},
+		log: e.cfg.log.With("session", id),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.makeRoot(lower); err != nil {

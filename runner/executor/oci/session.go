@@ -37,11 +37,10 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	closed  bool
-	seq     int
-	running map[string]bool
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
+	seq    int
+	wg     sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -101,14 +100,6 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	// its own process group keeps a terminal's ^C away from it: ctx decides.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	cmd.WaitDelay = killGrace
-	s.mu.Lock()
-	s.running[name] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.running, name)
-		s.mu.Unlock()
-	}()
 	if err := cmd.Start(); err != nil {
 		return -1, fmt.Errorf("exec %q: start %s: %w", req.Argv, s.e.cfg.runtime, err)
 	}
@@ -124,33 +115,35 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 		killedBy = errClosed
 	}
 	if killedBy != nil {
-		werr = s.kill(name, cmd, waited)
-	}
-	s.remove(name)
-	if killedBy != nil {
+		s.kill(name, cmd, waited)
+		s.remove(name)
 		return -1, fmt.Errorf("exec %q: killed: %w", req.Argv, killedBy)
 	}
 	started := false
 	if _, err := os.Stat(pidFile); err == nil {
 		started = true
 	}
+	// `runc run` deletes the container when its init exits; only when it
+	// failed or was killed itself is there state to delete.
 	var ee *exec.ExitError
 	switch {
 	case werr == nil:
 		return 0, nil
 	case errors.As(werr, &ee) && started:
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			s.remove(name)
 			return -1, fmt.Errorf("exec %q: %s killed by %v", req.Argv, s.e.cfg.runtime, ws.Signal())
 		}
 		return ee.ExitCode(), nil
 	}
+	s.remove(name)
 	return -1, fmt.Errorf("exec %q: %s run %s: %w%s", req.Argv, s.e.cfg.runtime, name, werr, runtimeLog(logFile))
 }
 
 // kill stops container name: SIGKILL to its init (the pid namespace takes
 // every other process with it), retried while runc is still creating it,
 // then runc itself if it does not exit.
-func (s *session) kill(name string, cmd *exec.Cmd, waited chan error) error {
+func (s *session) kill(name string, cmd *exec.Cmd, waited chan error) {
 	deadline := time.After(killGrace)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -160,13 +153,14 @@ func (s *session) kill(name string, cmd *exec.Cmd, waited chan error) error {
 			s.log.Debug("runtime kill", "container", name, "err", err, "out", strings.TrimSpace(string(out)))
 		}
 		select {
-		case werr := <-waited:
-			return werr
+		case <-waited:
+			return
 		case <-tick.C:
 		case <-deadline:
 			s.log.Warn("runtime did not exit after kill; killing it", "container", name)
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			return <-waited
+			<-waited
+			return
 		}
 	}
 }
