@@ -10,8 +10,11 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// IndexArchiveLevel is the gzip level of the index archive.
-const IndexArchiveLevel = gzip.BestCompression
+// IndexArchiveLevel is the gzip level of the index archive: the default
+// (6). apk index uses 9, but on a 20,000-record index that takes 0.5 s
+// against 40 ms for an archive 4% smaller; the bytes differ from apk's
+// anyway (another deflate implementation), only the tar inside is equal.
+const IndexArchiveLevel = gzip.DefaultCompression
 
 // WriteIndexArchive writes the unsigned APKINDEX.tar.gz of idx: one gzip
 // member holding a tar with DESCRIPTION (when idx.Description is set) and
@@ -80,26 +83,22 @@ func MarshalIndexArchive(idx *Index) ([]byte, error) {
 // optional; other entries are ignored, as apk does, but their names are
 // checked like any tar path.
 func ReadIndexArchive(b []byte, name string) (*Index, error) {
-	members, err := splitMembers(b)
+	members, plain, err := inflateMembers(b)
 	if err != nil {
 		return nil, fmt.Errorf("read index %q: %w", name, err)
 	}
 	off := 0
 	if len(members) > 1 {
-		if _, _, ok, err := isSignatureMember(members[0]); err != nil {
+		if _, _, ok, err := signatureTar(plain[0]); err != nil {
 			return nil, fmt.Errorf("read index %q: gzip member 1 at offset 0: %w", name, err)
 		} else if ok {
 			off = len(members[0])
-			members = members[1:]
+			plain = plain[1:]
 		}
 	}
-	var tarBytes []byte
-	for _, m := range members {
-		t, err := gunzipMember(m)
-		if err != nil {
-			return nil, fmt.Errorf("read index %q: gzip member at offset %d: %w", name, off, err)
-		}
-		tarBytes = append(tarBytes, t...)
+	tarBytes := plain[0]
+	if len(plain) > 1 {
+		tarBytes = bytes.Join(plain, nil)
 	}
 	items, err := tarReadAll(bytes.NewReader(tarBytes), func(n string) bool {
 		return n == "APKINDEX" || n == "DESCRIPTION"
@@ -143,6 +142,11 @@ func isSignatureMember(m []byte) (name string, sig []byte, ok bool, err error) {
 	if err != nil {
 		return "", nil, false, fmt.Errorf("decompress member: %w", err)
 	}
+	return signatureTar(t)
+}
+
+// signatureTar is isSignatureMember on the decompressed tar.
+func signatureTar(t []byte) (name string, sig []byte, ok bool, err error) {
 	items, err := tarReadAll(bytes.NewReader(t), func(n string) bool { return strings.HasPrefix(n, ".SIGN.") })
 	if err != nil {
 		return "", nil, false, err

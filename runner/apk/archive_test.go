@@ -49,8 +49,8 @@ func TestWriteIndexArchiveLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	// gzip header: no FNAME flag, mtime 0, OS unix.
-	if !bytes.Equal(b[:10], []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3}) {
-		t.Errorf("gzip header % x, want fixed: no name, no mtime, xfl 2, os 3", b[:10])
+	if !bytes.Equal(b[:10], []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}) {
+		t.Errorf("gzip header % x, want fixed: no name, no mtime, xfl 0, os 3", b[:10])
 	}
 	members, err := splitMembers(b)
 	if err != nil || len(members) != 1 {

@@ -34,20 +34,29 @@ const MaxIndexLine = 128<<10 - 1
 func ParseIndex(r io.Reader, name string) ([]*Package, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
-		pkgs  []*Package
-		cur   *Package
-		start int // line the current record starts on
-		line  int
+		pkgs   []*Package
+		rec    []byte       // the current record's values, back to back
+		fields []indexField // where each of its fields is in rec
+		line   int
 	)
+	// finish turns the buffered record into a Package. All its values are
+	// substrings of one string: one allocation per record, not per field.
 	finish := func() error {
-		if cur == nil {
+		if len(fields) == 0 {
 			return nil
 		}
-		if cur.Name == "" {
-			return fmt.Errorf("%s:%d: record without P: field", name, start)
+		s := string(rec)
+		p := &Package{}
+		for _, f := range fields {
+			if err := p.setIndexField(f.key, s[f.start:f.end]); err != nil {
+				return fmt.Errorf("%s:%d: %w", name, f.line, err)
+			}
 		}
-		pkgs = append(pkgs, cur)
-		cur = nil
+		if p.Name == "" {
+			return fmt.Errorf("%s:%d: record without P: field", name, fields[0].line)
+		}
+		pkgs = append(pkgs, p)
+		rec, fields = rec[:0], fields[:0]
 		return nil
 	}
 	for {
@@ -68,18 +77,20 @@ func ParseIndex(r io.Reader, name string) ([]*Package, error) {
 		if len(l) < 2 || l[1] != ':' {
 			return nil, fmt.Errorf("%s:%d: malformed line %q: want \"X:value\"", name, line, indexTrim(l))
 		}
-		if cur == nil {
-			cur = &Package{}
-			start = line
-		}
-		if err := cur.setIndexField(l[0], string(l[2:])); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
-		}
+		fields = append(fields, indexField{key: l[0], start: len(rec), end: len(rec) + len(l) - 2, line: line})
+		rec = append(rec, l[2:]...)
 	}
 	if err := finish(); err != nil {
 		return nil, err
 	}
 	return pkgs, nil
+}
+
+// indexField locates one field of a buffered record.
+type indexField struct {
+	key        byte
+	start, end int
+	line       int
 }
 
 // indexReadLine returns the next line without its newline (a final line

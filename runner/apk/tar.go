@@ -189,7 +189,10 @@ func tarReadAll(r io.Reader, keep func(name string) bool) ([]tarItem, error) {
 		}
 		it := tarItem{Header: h, SHA1: h.PAXRecords[tarChecksumKey]}
 		if keep != nil && keep(h.Name) {
-			it.Data, err = io.ReadAll(tr)
+			var buf bytes.Buffer
+			buf.Grow(int(min(max(h.Size, 0), 64<<20))) // the header's size is only a hint
+			_, err = buf.ReadFrom(tr)
+			it.Data = buf.Bytes()
 		} else {
 			_, err = io.Copy(io.Discard, tr)
 		}
@@ -201,6 +204,36 @@ func tarReadAll(r io.Reader, keep func(name string) bool) ([]tarItem, error) {
 		}
 		items = append(items, it)
 	}
+}
+
+// inflateMembers is splitMembers that also returns each member's
+// decompressed bytes, so that a reader decompresses only once. Its errors
+// read like splitMembers'.
+func inflateMembers(b []byte) (raw, plain [][]byte, err error) {
+	r := bytes.NewReader(b)
+	off := 0
+	for r.Len() > 0 {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip member %d at offset %d: %w", len(raw)+1, off, err)
+		}
+		zr.Multistream(false)
+		var out bytes.Buffer
+		if _, err := out.ReadFrom(zr); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, nil, fmt.Errorf("gzip member %d at offset %d: %w", len(raw)+1, off, err)
+		}
+		end := len(b) - r.Len()
+		raw = append(raw, b[off:end])
+		plain = append(plain, out.Bytes())
+		off = end
+	}
+	if len(raw) == 0 {
+		return nil, nil, errors.New("empty file: no gzip member")
+	}
+	return raw, plain, nil
 }
 
 // gunzipMember decompresses one raw gzip member.
