@@ -1,5 +1,7 @@
 package apk
 
+import "strings"
+
 // Version order of apk-tools 2.14 (the version.c of libapk.so.2.14.0 that
 // Alpine ships as apk-tools 2.14.4).
 //
@@ -50,12 +52,43 @@ const (
 // invalid (it keeps the value inside int64).
 const verMaxDigits = 17
 
-// verPreSuffixes sort below the bare version, verPostSuffixes above it; each
-// list is tried in order and the first name that prefixes the input wins.
-var (
-	verPreSuffixes  = [...]string{"alpha", "beta", "pre", "rc"}
-	verPostSuffixes = [...]string{"cvs", "svn", "git", "hg", "p"}
-)
+// verSuffixValue matches the suffix name that starts rest and returns its
+// value and length, or a length of 0 for none. Pre-release names are
+// negative (alpha -4 ... rc -1), the others count up from 0 (cvs 0 ... p 4).
+// As in apk 2.14 a name only has to prefix rest, and "pre" is tried before
+// "p"; the names differ in their first byte otherwise, which makes that
+// byte enough to pick the one candidate.
+func verSuffixValue(rest string) (int64, int) {
+	var name string
+	var v int64
+	switch rest[0] {
+	case 'a':
+		name, v = "alpha", -4
+	case 'b':
+		name, v = "beta", -3
+	case 'p':
+		if strings.HasPrefix(rest, "pre") {
+			return -2, 3
+		}
+		name, v = "p", 4
+	case 'r':
+		name, v = "rc", -1
+	case 'c':
+		name, v = "cvs", 0
+	case 's':
+		name, v = "svn", 1
+	case 'g':
+		name, v = "git", 2
+	case 'h':
+		name, v = "hg", 3
+	default:
+		return 0, 0
+	}
+	if !strings.HasPrefix(rest, name) {
+		return 0, 0
+	}
+	return v, len(name)
+}
 
 // verToken reads the token of kind *k at s[*pos:] and returns its value. It
 // moves *pos past the token and sets *k to the kind of the token after it
@@ -98,21 +131,7 @@ func verToken(s string, pos *int, k *verKind) int64 {
 		v = int64(s[p])
 		n = 1
 	case verSuffix:
-		rest := s[p:]
-		for i, suf := range verPreSuffixes {
-			if len(rest) >= len(suf) && rest[:len(suf)] == suf {
-				v, n = int64(i-len(verPreSuffixes)), len(suf)
-				break
-			}
-		}
-		if n == 0 {
-			for i, suf := range verPostSuffixes {
-				if len(rest) >= len(suf) && rest[:len(suf)] == suf {
-					v, n = int64(i), len(suf)
-					break
-				}
-			}
-		}
+		v, n = verSuffixValue(s[p:])
 		if n == 0 {
 			*k = verInvalid
 			return -1
@@ -196,6 +215,9 @@ func CompareVersions(a, b string) int {
 // runs out while every token so far is equal matches the other one, in
 // either direction (apk 2.14: "1" ~ "1.2" and "1.2.3" ~ "1.2").
 func verCompare(a, b string, fuzzy bool) int {
+	if a == b {
+		return 0 // apk reads both the same way to the same end
+	}
 	ak, bk := verDigit, verDigit
 	var av, bv int64
 	ap, bp := 0, 0

@@ -224,8 +224,8 @@ func BenchmarkCompareVersions(b *testing.B) {
 		{"1.2.3-r0", "1.2.3-r1"},
 		{"6.6.52-r0", "6.6.9-r3"},
 		{"3.21.0_alpha20240923", "3.21.0_alpha20240923-r1"},
-		{"1.0.05_rc1_p2-r4", "1.0.05_rc1_p2-r4"},
-		{"2.14.4-r1", "2.14.4-r1"},
+		{"1.0.05_rc1_p2-r4", "1.0.05_rc1_p2-r5"},
+		{"2.14.4-r1", "2.14.4-r1"}, // equal strings take the short cut
 	}
 	for _, p := range pairs {
 		b.Run(fmt.Sprintf("%s_vs_%s", p[0], p[1]), func(b *testing.B) {
