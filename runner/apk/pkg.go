@@ -1,6 +1,7 @@
 package apk
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"crypto/sha1"
@@ -8,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,7 +229,7 @@ func ReadPackageFile(b []byte, name string) (*PackageFile, error) {
 }
 
 func readPackageFile(b []byte, name string) (*PackageFile, error) {
-	members, err := splitMembers(b)
+	members, plain, err := inflateMembers(b)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +239,7 @@ func readPackageFile(b []byte, name string) (*PackageFile, error) {
 		offsets[i] = offsets[i-1] + len(members[i-1])
 	}
 	i := 0
-	sigName, _, ok, err := isSignatureMember(members[0])
+	sigName, _, ok, err := signatureTar(plain[0])
 	if err != nil {
 		return nil, fmt.Errorf("gzip member 1 at offset 0: %w", err)
 	}
@@ -254,10 +256,7 @@ func readPackageFile(b []byte, name string) (*PackageFile, error) {
 	pf.Control, pf.Data = members[i], members[i+1]
 	ctlOff, dataOff := offsets[i], offsets[i+1]
 
-	ctl, err := gunzipMember(pf.Control)
-	if err != nil {
-		return nil, fmt.Errorf("control member at offset %d: %w", ctlOff, err)
-	}
+	ctl, data := plain[i], plain[i+1]
 	items, err := tarReadAll(bytes.NewReader(ctl), func(string) bool { return true })
 	if err != nil {
 		return nil, fmt.Errorf("control member at offset %d: %w", ctlOff, err)
@@ -288,10 +287,6 @@ func readPackageFile(b []byte, name string) (*PackageFile, error) {
 			return nil, fmt.Errorf("data member at offset %d: datahash mismatch: .PKGINFO says %s, the member's SHA-256 is %s", dataOff, want, got)
 		}
 	}
-	data, err := gunzipMember(pf.Data)
-	if err != nil {
-		return nil, fmt.Errorf("data member at offset %d: %w", dataOff, err)
-	}
 	if pf.Files, err = readDataEntries(data); err != nil {
 		return nil, fmt.Errorf("data member at offset %d: %w", dataOff, err)
 	}
@@ -299,32 +294,35 @@ func readPackageFile(b []byte, name string) (*PackageFile, error) {
 }
 
 // readDataEntries lists the data tar and checks each regular file and
-// symlink against its SHA-1 PAX record where there is one.
+// symlink against its SHA-1 PAX record where there is one, hashing the
+// content as it streams by.
 func readDataEntries(data []byte) ([]PackageEntry, error) {
-	items, err := tarReadAll(bytes.NewReader(data), func(string) bool { return true })
-	if err != nil {
-		return nil, err
-	}
-	out := make([]PackageEntry, 0, len(items))
-	for _, it := range items {
-		h := it.Header
+	var out []PackageEntry
+	h1 := sha1.New()
+	err := tarWalk(bytes.NewReader(data), func(h *tar.Header, body io.Reader) error {
 		e := PackageEntry{Name: h.Name, Typeflag: h.Typeflag, Mode: h.Mode & 0o7777, Size: h.Size,
-			Link: h.Linkname, SHA1: it.SHA1}
-		if e.SHA1 != "" {
-			var got string
-			switch h.Typeflag {
-			case '0', '7':
-				got = sha1Hex(it.Data)
-			case '2':
-				got = sha1Hex([]byte(h.Linkname))
+			Link: h.Linkname, SHA1: h.PAXRecords[tarChecksumKey]}
+		h1.Reset()
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeCont:
+			if _, err := io.Copy(h1, body); err != nil {
+				return err
 			}
-			if got != "" && !strings.EqualFold(got, e.SHA1) {
-				return nil, fmt.Errorf("entry %q: content SHA-1 is %s, its %s record says %s", h.Name, got, tarChecksumKey, e.SHA1)
+		case tar.TypeSymlink:
+			h1.Write([]byte(h.Linkname))
+		default:
+			out = append(out, e)
+			return nil
+		}
+		if e.SHA1 != "" {
+			if got := hex.EncodeToString(h1.Sum(nil)); !strings.EqualFold(got, e.SHA1) {
+				return fmt.Errorf("content SHA-1 is %s, its %s record says %s", got, tarChecksumKey, e.SHA1)
 			}
 		}
 		out = append(out, e)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // Checksum returns the package's identity as apk writes it in C: "Q1" and

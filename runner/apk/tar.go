@@ -161,49 +161,61 @@ type tarItem struct {
 	SHA1 string
 }
 
-// tarReadAll reads every entry of the tar stream r. keep says whose content
-// to return (nil: none). Names are checked with tarCheckName. A stream that
+// tarWalk calls visit for every entry of the tar stream r, with the
+// entry's content as a reader (what visit leaves unread is skipped). Names
+// and hard link targets are checked with tarCheckName first. A stream that
 // stops right after an entry (a control member with its end blocks cut) is
 // complete; one that stops inside an entry is an error.
-func tarReadAll(r io.Reader, keep func(name string) bool) ([]tarItem, error) {
+func tarWalk(r io.Reader, visit func(h *tar.Header, body io.Reader) error) error {
 	tr := tar.NewReader(r)
-	var items []tarItem
-	for {
+	for n := 1; ; n++ {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return items, nil
+			return nil
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return items, fmt.Errorf("read tar entry %d: %w", len(items)+1, err)
+			return fmt.Errorf("read tar entry %d: %w", n, err)
 		}
 		if err := tarCheckName(h.Name); err != nil {
-			return items, fmt.Errorf("entry %q: %w", h.Name, err)
+			return fmt.Errorf("entry %q: %w", h.Name, err)
 		}
 		if h.Typeflag == tar.TypeLink {
 			if err := tarCheckName(h.Linkname); err != nil {
-				return items, fmt.Errorf("entry %q: hard link target %q: %w", h.Name, h.Linkname, err)
+				return fmt.Errorf("entry %q: hard link target %q: %w", h.Name, h.Linkname, err)
 			}
 		}
+		if err := visit(h, tr); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("read tar entry %q: %w", h.Name, err)
+		}
+	}
+}
+
+// tarReadAll reads every entry of the tar stream r (see tarWalk). keep says
+// whose content to return (nil: none).
+func tarReadAll(r io.Reader, keep func(name string) bool) ([]tarItem, error) {
+	var items []tarItem
+	err := tarWalk(r, func(h *tar.Header, body io.Reader) error {
 		it := tarItem{Header: h, SHA1: h.PAXRecords[tarChecksumKey]}
 		if keep != nil && keep(h.Name) {
 			var buf bytes.Buffer
 			buf.Grow(int(min(max(h.Size, 0), 64<<20))) // the header's size is only a hint
-			_, err = buf.ReadFrom(tr)
-			it.Data = buf.Bytes()
-		} else {
-			_, err = io.Copy(io.Discard, tr)
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+			if _, err := buf.ReadFrom(body); err != nil {
+				return err
 			}
-			return items, fmt.Errorf("read tar entry %q: %w", h.Name, err)
+			it.Data = buf.Bytes()
+		} else if _, err := io.Copy(io.Discard, body); err != nil {
+			return err
 		}
 		items = append(items, it)
-	}
+		return nil
+	})
+	return items, err
 }
 
 // inflateMembers is splitMembers that also returns each member's
