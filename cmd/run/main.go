@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"index":  {"write a signed APKINDEX.tar.gz for packages", cmdIndex},
 		"verify": {"verify signatures of packages and indexes", cmdVerify},
 		"parse":  {"evaluate APKBUILDs per arch and print what they declare", cmdParse},
+		"doctor": {"print what this host can do for builds (runtime, namespaces, cgroups, binfmt)", cmdDoctor},
 	}
 }
 
@@ -63,7 +64,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: run [flags]            one build run (see run --help)")
-	for _, name := range []string{"keygen", "sign", "index", "verify", "parse"} {
+	for _, name := range []string{"keygen", "sign", "index", "verify", "parse", "doctor"} {
 		fmt.Fprintf(w, "       run %-8s ...      %s\n", name, commands()[name].summary)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -157,6 +158,33 @@ func overlaySupported() bool {
 	return err == nil && strings.Contains(string(b), "\toverlay\n")
 }
 
+// ProbeOverlay mounts a small overlay in a temporary directory under dir
+// and unmounts it: nil when session roots can be overlays there.
+func ProbeOverlay(dir string) error {
+	if !overlaySupported() {
+		return errors.New("kernel lacks overlayfs (modprobe overlay)")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(dir, ".overlay-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), 0o700); err != nil {
+			return err
+		}
+	}
+	opts := "lowerdir=" + tmp + "/lower,upperdir=" + tmp + "/upper,workdir=" + tmp + "/work"
+	merged := filepath.Join(tmp, "merged")
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount overlay in %s: %w", dir, err)
+	}
+	return unmountRoot(merged)
+}
+
 // runtimeVersion runs `runtime --version` and returns its first line.
 func runtimeVersion(ctx context.Context, runtime string) (string, error) {
 	p, err := exec.LookPath(runtime)
@@ -177,7 +205,7 @@ type Report struct {
 	RuntimeErr  error
 	Root        bool
 	Namespaces  map[string]bool
-	Overlay     bool
+	Overlay     error // nil when session roots can be overlay mounts
 	Cgroups     Cgroups
 	Binfmt      map[string]error // per apk arch: nil when it can run
 	NativeArchs []string
@@ -189,7 +217,7 @@ func Inspect(ctx context.Context, arches []string, opts ...Option) Report {
 	r := Report{
 		Root:        os.Geteuid() == 0,
 		Namespaces:  Namespaces(),
-		Overlay:     overlaySupported(),
+		Overlay:     ProbeOverlay(c.workDir),
 		Cgroups:     DetectCgroups(),
 		Binfmt:      map[string]error{},
 		NativeArchs: NativeArches(),
