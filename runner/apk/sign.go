@@ -468,16 +468,27 @@ func (k *Keyring) Verify(b []byte, name string) error {
 	return k.verify(b, name, 0)
 }
 
+// VerifyError is what a failed verification returns: the file and why.
+// Err wraps one of ErrNoSignature, ErrUnknownKey, ErrBadSignature and
+// ErrDataHash, or describes a damaged file.
+type VerifyError struct {
+	File string
+	Err  error
+}
+
+func (e *VerifyError) Error() string { return fmt.Sprintf("verify %q: %v", e.File, e.Err) }
+func (e *VerifyError) Unwrap() error { return e.Err }
+
 func (k *Keyring) verify(b []byte, name string, want fileKind) error {
 	l, err := parseLayout(b)
 	if err != nil {
-		return fmt.Errorf("verify %q: %w", name, err)
+		return &VerifyError{name, err}
 	}
 	if want != 0 && l.kind != want {
-		return fmt.Errorf("verify %q: this is %s (first entry %q), not %s", name, l.kind, l.firstName, want)
+		return &VerifyError{name, fmt.Errorf("this is %s (first entry %q), not %s", l.kind, l.firstName, want)}
 	}
 	if err := k.check(b, l); err != nil {
-		return fmt.Errorf("verify %q: %w", name, err)
+		return &VerifyError{name, err}
 	}
 	// The signature holds; now the rest of what apk checks on reading.
 	if l.kind == kindPackage {
@@ -486,7 +497,7 @@ func (k *Keyring) verify(b []byte, name string, want fileKind) error {
 		_, err = ReadIndexArchive(b[l.bodyStart:], name)
 	}
 	if err != nil {
-		return fmt.Errorf("verify: %w", err)
+		return &VerifyError{name, err}
 	}
 	return nil
 }
