@@ -1,7 +1,10 @@
 package image_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/apkfarm/apkfarm/runner/image"
 	"github.com/apkfarm/apkfarm/runner/image/imagetest"
@@ -247,5 +251,58 @@ func BenchmarkFirstUnpack(b *testing.B) {
 		if _, _, err := st.Rootfs(context.Background(), ref, "x86_64"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLayersAndWhiteouts pulls a two-layer image whose second layer deletes
+// a file (whiteout), empties a directory (opaque whiteout), adds a file
+// and carries a device node: the unpacked rootfs must show all of it.
+func TestLayersAndWhiteouts(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "etc/.wh.motd", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "etc/apk/keys/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "etc/apk/keys/apkfarm.rsa.pub", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3},
+		{Name: "dev/sda", Typeflag: tar.TypeBlock, Mode: 0o600, Devmajor: 8},
+		{Name: "../../escaped", Typeflag: tar.TypeReg, Mode: 0o644},
+	} {
+		tw.WriteHeader(h)
+		if h.Size > 0 {
+			io.WriteString(tw, "pub")
+		}
+	}
+	tw.Close()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(imagetest.AlpineImage(t, "x86_64"), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := imagetest.NewRegistry(t)
+	ref := reg.Push(t, img, "alpine:layered")
+	cache := t.TempDir()
+	st, _ := image.NewStore(cache)
+	dir, _, err := st.Rootfs(context.Background(), ref, "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "etc/motd")); !os.IsNotExist(err) {
+		t.Errorf("etc/motd survived its whiteout: %v", err)
+	}
+	keys, _ := os.ReadDir(filepath.Join(dir, "etc/apk/keys"))
+	if len(keys) != 1 || keys[0].Name() != "apkfarm.rsa.pub" {
+		t.Errorf("etc/apk/keys after the opaque whiteout = %v, want only apkfarm.rsa.pub", keys)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "dev/sda")); !os.IsNotExist(err) {
+		t.Errorf("device node was created: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "escaped")); err != nil {
+		t.Errorf("../../escaped did not land at the root: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(cache, "escaped")); err == nil {
+		t.Errorf("a layer wrote outside the rootfs")
 	}
 }

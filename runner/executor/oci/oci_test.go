@@ -363,3 +363,41 @@ func sleeping(n string) bool {
 	}
 	return false
 }
+
+// TestNameResolution: the host's resolv.conf and hosts are bind-mounted
+// read-only with Network only.
+func TestNameResolution(t *testing.T) {
+	requireRunc(t, "x86_64")
+	host, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		alpinetest.SkipOrFail(t, "host has no /etc/resolv.conf: %v", err)
+	}
+	e := newTestExecutor(t)
+	s, err := e.Start(context.Background(), executor.Spec{ID: "dns", Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cat := func(network bool) (string, int) {
+		var out bytes.Buffer
+		code, err := s.Exec(context.Background(), executor.ExecRequest{
+			Argv: []string{"sh", "-c", "cat /etc/resolv.conf; echo x >> /etc/resolv.conf"}, Network: network, Stdout: &out, Stderr: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), code
+	}
+	if out, _ := cat(false); out != "" {
+		t.Errorf("without Network the build sees a resolv.conf: %q", out)
+	}
+	out, code := cat(true)
+	if out != string(host) {
+		t.Errorf("with Network resolv.conf = %q, want the host's %q", out, host)
+	}
+	if code == 0 {
+		t.Errorf("the host's resolv.conf was writable from the build")
+	}
+	if b, _ := os.ReadFile("/etc/resolv.conf"); !bytes.Equal(b, host) {
+		t.Errorf("the host's resolv.conf changed")
+	}
+}
