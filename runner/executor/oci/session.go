@@ -60,6 +60,9 @@ func (s *session) begin() (int, error) {
 	return s.seq, nil
 }
 
+// runtimeTimeout bounds one `runc kill` or `runc delete`.
+const runtimeTimeout = 10 * time.Second
+
 // killGrace is how long a killed container's runc gets to exit before it
 // is killed itself.
 const killGrace = 5 * time.Second
@@ -148,7 +151,9 @@ func (s *session) kill(name string, cmd *exec.Cmd, waited chan error) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		out, err := s.e.cfg.runtimeCmd(context.Background(), "kill", name, "KILL").CombinedOutput()
+		kctx, cancel := context.WithTimeout(context.Background(), runtimeTimeout)
+		out, err := s.e.cfg.runtimeCmd(kctx, "kill", name, "KILL").CombinedOutput()
+		cancel()
 		if err != nil {
 			s.log.Debug("runtime kill", "container", name, "err", err, "out", strings.TrimSpace(string(out)))
 		}
@@ -167,7 +172,9 @@ func (s *session) kill(name string, cmd *exec.Cmd, waited chan error) {
 
 // remove deletes container name's runtime state (runc run normally does it).
 func (s *session) remove(name string) {
-	out, err := s.e.cfg.runtimeCmd(context.Background(), "delete", "--force", name).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), runtimeTimeout)
+	defer cancel()
+	out, err := s.e.cfg.runtimeCmd(ctx, "delete", "--force", name).CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "does not exist") {
 		s.log.Warn("runtime delete", "container", name, "err", err, "out", strings.TrimSpace(string(out)))
 	}
