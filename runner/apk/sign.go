@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -367,48 +368,72 @@ type layout struct {
 }
 
 // parseLayout finds the signature members, the kind of file and, for a
-// package, the end of the control member and its datahash.
+// package, the end of the control member and its datahash. It
+// decompresses only the members up to the control or index member: the
+// data member, the bulk of a package, is left to the reader that checks it
+// (ReadPackageFile), so that it is decompressed once.
 func parseLayout(b []byte) (*layout, error) {
-	members, err := splitMembers(b)
-	if err != nil {
-		return nil, err
+	if len(b) == 0 {
+		return nil, errors.New("empty file: no gzip member")
 	}
 	l := &layout{}
-	i := 0
-	for ; i < len(members); i++ {
-		entry, sig, ok, err := isSignatureMember(members[i])
+	for n := 1; ; n++ {
+		if l.bodyStart == len(b) {
+			return nil, errors.New("only signatures, no content")
+		}
+		end, err := memberEnd(b[l.bodyStart:])
 		if err != nil {
-			return nil, fmt.Errorf("gzip member %d at offset %d: %w", i+1, l.bodyStart, err)
+			return nil, fmt.Errorf("gzip member %d at offset %d: %w", n, l.bodyStart, err)
 		}
-		if !ok {
-			break
+		m := b[l.bodyStart : l.bodyStart+end]
+		entry, sig, ok, err := isSignatureMember(m)
+		if err != nil {
+			return nil, fmt.Errorf("gzip member %d at offset %d: %w", n, l.bodyStart, err)
 		}
-		l.sigs = append(l.sigs, parseSignatureName(entry, sig))
-		l.bodyStart += len(members[i])
-	}
-	if i == len(members) {
-		return nil, errors.New("only signatures, no content")
-	}
-	l.firstName, l.dataHash, err = firstMember(members[i])
-	if err != nil {
-		return nil, fmt.Errorf("gzip member %d at offset %d: %w", i+1, l.bodyStart, err)
-	}
-	switch {
-	case strings.HasPrefix(l.firstName, sigPrefix):
-		return nil, fmt.Errorf("gzip member %d at offset %d: signature entry %q shares its member with other entries", i+1, l.bodyStart, l.firstName)
-	case l.firstName == "DESCRIPTION" || l.firstName == "APKINDEX":
-		l.kind = kindIndex
-		l.dataHash = nil
+		if ok {
+			l.sigs = append(l.sigs, parseSignatureName(entry, sig))
+			l.bodyStart += end
+			continue
+		}
+		if l.firstName, l.dataHash, err = firstMember(m); err != nil {
+			return nil, fmt.Errorf("gzip member %d at offset %d: %w", n, l.bodyStart, err)
+		}
+		switch {
+		case strings.HasPrefix(l.firstName, sigPrefix):
+			return nil, fmt.Errorf("gzip member %d at offset %d: signature entry %q shares its member with other entries", n, l.bodyStart, l.firstName)
+		case l.firstName == "DESCRIPTION" || l.firstName == "APKINDEX":
+			l.kind = kindIndex
+			l.dataHash = nil
+			return l, nil
+		case !strings.HasPrefix(l.firstName, "."):
+			return nil, fmt.Errorf("neither a package nor an index: first entry %q (a package starts with .PKGINFO, an index with DESCRIPTION or APKINDEX)", l.firstName)
+		}
+		l.kind = kindPackage
+		l.controlEnd = l.bodyStart + end
+		if l.controlEnd == len(b) {
+			return nil, errors.New("package has a control member but no data member")
+		}
 		return l, nil
-	case !strings.HasPrefix(l.firstName, "."):
-		return nil, fmt.Errorf("neither a package nor an index: first entry %q (a package starts with .PKGINFO, an index with DESCRIPTION or APKINDEX)", l.firstName)
 	}
-	l.kind = kindPackage
-	l.controlEnd = l.bodyStart + len(members[i])
-	if i+1 == len(members) {
-		return nil, errors.New("package has a control member but no data member")
+}
+
+// memberEnd returns the length of the gzip member at the start of b,
+// decompressing it to find its end (bytes.Reader is an io.ByteReader, so
+// the gzip reader reads no further than the member).
+func memberEnd(b []byte) (int, error) {
+	r := bytes.NewReader(b)
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return 0, err
 	}
-	return l, nil
+	zr.Multistream(false)
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	return len(b) - r.Len(), nil
 }
 
 // firstMember reads the first member after the signatures: the name of
