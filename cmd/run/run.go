@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +35,7 @@ type runOptions struct {
 }
 
 // cmdRun implements `run [--dry-run] [--json] [--config FILE] [--only
-// PKG,...] [--with-deps] [--arch ARCH,...]`. With --dry-run it prints the
+// PKG,...] [--with-deps] [--arch ARCH,...] [--why PKG,...]`. With --dry-run it prints the
 // plan and changes nothing (caches of evaluated APKBUILDs and downloaded
 // indexes aside). Exit 0 when the plan was made for every arch, 2 when the
 // configuration, the tree or an arch's indexes could not be read (the plan
@@ -49,9 +50,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&only, "only", "plan only these aports (pkgnames or subpackage names; comma-separated or repeated)")
 	withDeps := fs.Bool("with-deps", false, "with --only: add the out-of-date build dependencies of those aports")
 	fs.Var(&arches, "arch", "plan only these arches of the configuration (comma-separated or repeated)")
+	var why listFlag
+	fs.Var(&why, "why", "instead of the plan, say per arch what happens to these packages and why")
 	verbose := fs.Bool("v", false, "log progress to stderr")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: run --dry-run [--json] [--config FILE] [--only PKG[,PKG]] [--with-deps] [--arch ARCH[,ARCH]]")
+		fmt.Fprintln(stderr, "usage: run --dry-run [--json] [--config FILE] [--only PKG[,PKG]] [--with-deps] [--arch ARCH[,ARCH]] [--why PKG[,PKG]]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -85,11 +88,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitTrouble
 	}
-	if *asJSON {
+	switch {
+	case len(why) > 0:
+		var b strings.Builder
+		for _, name := range why {
+			for _, ap := range p.Arches {
+				fmt.Fprintln(&b, p.Why(ap.Arch, name))
+			}
+		}
+		_, err = io.WriteString(stdout, b.String())
+	case *asJSON:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(p)
-	} else {
+	default:
 		err = p.WriteText(stdout)
 	}
 	if err != nil {

@@ -33,13 +33,13 @@ func (p *planner) copies() {
 				why = fmt.Sprintf("noarch: built on %s, where %s is missing, invalid or excluded", p.native, a.Path)
 			case ns.node[j] < 0: // published on the native arch already
 				if p.want != nil && !p.want[a.Pkgname] {
-					s.plan.Counts.NotSelected++
+					s.plan.skip(a.Pkgname)
 					continue
 				}
 			default:
 				m := p.nodes[ns.node[j]]
 				if !m.selected {
-					s.plan.Counts.NotSelected++
+					s.plan.skip(a.Pkgname)
 					continue
 				}
 				if m.blocked != nil {
@@ -59,13 +59,22 @@ func (p *planner) copies() {
 	}
 }
 
+// skip records an aport --only left out.
+func (ap *ArchPlan) skip(pkgname string) {
+	if ap.notSelected == nil {
+		ap.notSelected = map[string]bool{}
+	}
+	ap.notSelected[pkgname] = true
+	ap.Counts.NotSelected++
+}
+
 // emit files every node into its arch's plan, sorts each list and counts.
 func (p *planner) emit() {
 	for _, n := range p.nodes {
 		ap := n.s.plan
 		switch {
 		case !n.selected:
-			ap.Counts.NotSelected++
+			ap.skip(n.a.Pkgname)
 		case n.blocked != nil:
 			ap.Blocked = append(ap.Blocked, n.blocked)
 		default:
@@ -78,6 +87,7 @@ func (p *planner) emit() {
 	}
 	for _, s := range p.states {
 		ap := s.plan
+		ap.aports = s.aports
 		sort.Slice(ap.Builds, func(i, j int) bool {
 			a, b := ap.Builds[i], ap.Builds[j]
 			if a.Batch != b.Batch {

@@ -1,6 +1,10 @@
 package plan
 
-import "time"
+import (
+	"time"
+
+	"github.com/apkfarm/apkfarm/runner/apkbuild"
+)
 
 // Decisions and reasons as they appear in the plan.
 const (
@@ -47,6 +51,10 @@ type ArchPlan struct {
 	Cycles  []*Cycle   `json:"cycles"`
 	Invalid []*Invalid `json:"invalid"`
 	Counts  Counts     `json:"counts"`
+
+	// For Why: the arch's tree and the aports --only left out.
+	aports      []*apkbuild.Aport
+	notSelected map[string]bool
 }
 
 // Build is one aport to build on the arch.
