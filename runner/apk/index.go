@@ -176,11 +176,11 @@ func (p *Package) setIndexField(k byte, v string) error {
 		_, err = indexUint(k, v)
 		p.ProviderPriority = v
 	case 'D':
-		p.Depends = strings.Fields(v)
+		p.Depends = indexFields(v)
 	case 'p':
-		p.Provides = strings.Fields(v)
+		p.Provides = indexFields(v)
 	case 'i':
-		p.InstallIf = strings.Fields(v)
+		p.InstallIf = indexFields(v)
 	default:
 		if k < 'a' || k > 'z' {
 			return fmt.Errorf("unknown field %q: apk 2.14 marks a package with an unknown uppercase field uninstallable", string(k)+":")
@@ -188,6 +188,16 @@ func (p *Package) setIndexField(k byte, v string) error {
 		p.Extra = append(p.Extra, Field{Key: k, Value: v})
 	}
 	return err
+}
+
+// indexFields splits a dependency list; an empty one is nil, as if the
+// line were absent (which is how WriteIndex writes it).
+func indexFields(v string) []string {
+	f := strings.Fields(v)
+	if len(f) == 0 {
+		return nil
+	}
+	return f
 }
 
 func indexUint(k byte, v string) (int64, error) {

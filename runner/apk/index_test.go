@@ -224,3 +224,53 @@ func idxMany(n int) []*Package {
 	}
 	return pkgs
 }
+
+// FuzzReadIndex feeds ParseIndex and ReadIndexArchive arbitrary bytes. They
+// must not panic; what ParseIndex accepts must survive WriteIndex and a
+// second ParseIndex unchanged, and an archive ReadIndexArchive accepts must
+// survive WriteIndexArchive and a second read (in sorted order).
+func FuzzReadIndex(f *testing.F) {
+	f.Add([]byte(idxFull))
+	f.Add([]byte("P:a\nV:1\n\nP:b\nD:\nk:007\nS:0010\n\n"))
+	f.Add([]byte("P:a\n\nV:1\n"))
+	f.Add([]byte("P:a\nX:upper\n"))
+	if b, err := MarshalIndexArchive(&Index{Description: "d", Packages: []*Package{idxFullPkg, {Name: "b", Version: "2"}}}); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if pkgs, err := ParseIndex(bytes.NewReader(data), "APKINDEX"); err == nil {
+			text, err := MarshalIndex(pkgs)
+			if err != nil {
+				t.Fatalf("cannot write what was read: %v", err)
+			}
+			again, err := ParseIndex(bytes.NewReader(text), "APKINDEX")
+			if err != nil {
+				t.Fatalf("cannot read what was written: %v\n%q", err, text)
+			}
+			if !reflect.DeepEqual(pkgs, again) {
+				t.Fatalf("round trip changed records:\n%+v\n%+v", pkgs, again)
+			}
+		} else if !strings.HasPrefix(err.Error(), "APKINDEX:") {
+			t.Fatalf("error without file and line: %v", err)
+		}
+		idx, err := ReadIndexArchive(data, "APKINDEX.tar.gz")
+		if err != nil {
+			if !strings.Contains(err.Error(), "APKINDEX.tar.gz") {
+				t.Fatalf("error without the file name: %v", err)
+			}
+			return
+		}
+		b, err := MarshalIndexArchive(idx)
+		if err != nil {
+			t.Fatalf("cannot write the archive that was read: %v", err)
+		}
+		again, err := ReadIndexArchive(b, "again")
+		if err != nil {
+			t.Fatalf("cannot read the archive that was written: %v", err)
+		}
+		SortPackages(idx.Packages)
+		if !reflect.DeepEqual(idx, again) {
+			t.Fatalf("archive round trip changed the index")
+		}
+	})
+}

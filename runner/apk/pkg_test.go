@@ -442,3 +442,38 @@ func TestFilesFromFS(t *testing.T) {
 		t.Errorf("a package of the FS: %v", err)
 	}
 }
+
+// FuzzReadPackage feeds ReadPackageFile arbitrary bytes: no panic, errors
+// name the file, and what it accepts has a .PKGINFO with a name, an
+// identity and no entry that leaves the root.
+func FuzzReadPackage(f *testing.F) {
+	if b, err := MarshalPackage(pkgSpec()); err == nil {
+		f.Add(b)
+		if sig, err := pkgwGzip(arcTar([]arcEntry{{name: ".SIGN.RSA.k.rsa.pub", data: "sig"}}, false)); err == nil {
+			f.Add(append(sig, b...))
+		}
+	}
+	if b, err := MarshalPackage(&PackageSpec{Info: PkgInfo{Name: "a", Version: "1"}}); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pf, err := ReadPackageFile(data, "fuzz.apk")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), `read package "fuzz.apk": `) {
+				t.Fatalf("error without the file name: %v", err)
+			}
+			return
+		}
+		if pf.Info == nil || pf.Info.Name == "" || !strings.HasPrefix(pf.Checksum(), "Q1") {
+			t.Fatalf("accepted a package without name or identity: %+v", pf.Info)
+		}
+		for _, e := range pf.Files {
+			if tarCheckName(e.Name) != nil {
+				t.Fatalf("accepted entry %q", e.Name)
+			}
+		}
+		if e := pf.IndexEntry(); e.Size != int64(len(data)) {
+			t.Fatalf("S: %d for a %d-byte file", e.Size, len(data))
+		}
+	})
+}
