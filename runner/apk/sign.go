@@ -38,18 +38,17 @@ const (
 //
 // Why not RSA (SHA-1), which abuild-sign still writes by default and which
 // Alpine's own repositories use: SHA-1 is broken for collisions (SHAttered
-// 2017, chosen-prefix 2020), and here the signer signs bytes produced by
-// builds it does not trust, which is exactly the setting where a collision
-// attack applies. Every apk-tools release that postmarketOS and Alpine
-// have shipped for years reads RSA256: the type table in apk 2.x's
-// package.c (RSA512, RSA256, RSA, DSA) dates from 2017, apk-tools 3 keeps
-// it, and the conformance tests prove that apk 2.14.4 accepts packages and
-// indexes we sign with it. What it costs: a client too old to know RSA256
-// (apk-tools before 2.8, Alpine 3.6 and older, all long out of support)
-// and third-party readers that only know SHA-1 (chainguard's go-apk before
-// mid-2024) treat our files as unsigned and refuse them as untrusted; they
-// do not install anything unverified. Pass WithAlgorithm(RSA) to a Signer
-// for such clients.
+// 2017, a chosen-prefix collision in 2020), and this signer signs bytes
+// that untrusted builds produced, which is the setting where a collision
+// attack applies. Every apk client postmarketOS and Alpine ship reads
+// RSA256: apk-tools 2.x has listed it in its signature type table (RSA512,
+// RSA256, RSA, DSA) since at least 2017, apk-tools 3 keeps the table for
+// v2 packages, Wolfi switched its repositories to RSA256 in 2025, and the
+// conformance tests prove that apk 2.14.4 accepts packages and indexes
+// signed this way. What it costs: a client too old to know the type, or a
+// third-party reader that knows only SHA-1 (chainguard's go-apk before
+// 2024), sees our files as unsigned and refuses them as untrusted; it does
+// not install anything unverified. WithAlgorithm(RSA) serves such clients.
 const DefaultAlgorithm = RSA256
 
 func (a Algorithm) hash() (crypto.Hash, bool) {
