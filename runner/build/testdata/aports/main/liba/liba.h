@@ -1,0 +1,1 @@
+#define LIBA_LEVEL 1
