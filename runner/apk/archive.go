@@ -89,9 +89,9 @@ func ReadIndexArchive(b []byte, name string) (*Index, error) {
 	}
 	off := 0
 	if len(members) > 1 {
-		if _, _, ok, err := signatureTar(plain[0]); err != nil {
-			return nil, fmt.Errorf("read index %q: gzip member 1 at offset 0: %w", name, err)
-		} else if ok {
+		// A first member that is no well-formed tar on its own is not a
+		// signature; the tar reader below reports what is wrong with it.
+		if _, _, ok, err := signatureTar(plain[0]); err == nil && ok {
 			off = len(members[0])
 			plain = plain[1:]
 		}

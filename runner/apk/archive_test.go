@@ -106,12 +106,15 @@ func TestReadIndexArchive(t *testing.T) {
 	}
 	multi := gz(t, string(arcTar([]arcEntry{{name: "DESCRIPTION", data: "edge"}}, false)))
 	multi = append(multi, gz(t, string(arcTar([]arcEntry{{name: "APKINDEX", data: "P:zz\nV:1\n"}}, true)))...)
+	whole := arcTar([]arcEntry{{name: "DESCRIPTION", data: "edge"}, {name: "APKINDEX", data: "P:zz\nV:1\n"}}, true)
+	split := append(gz(t, string(whole[:700])), gz(t, string(whole[700:]))...)
 	for _, tc := range []struct {
 		name string
 		in   []byte
 		want *Index
 	}{
 		{"unsigned", unsigned, idx},
+		{"tar cut inside an entry between members", split, &Index{Description: "edge", Packages: []*Package{{Name: "zz", Version: "1"}}}},
 		{"signed RSA", append(arcSig(t, ".SIGN.RSA.builder-6165ee59.rsa.pub"), unsigned...), idx},
 		{"signed RSA256", append(arcSig(t, ".SIGN.RSA256.builder-6165ee59.rsa.pub"), unsigned...), idx},
 		{"no description, extra entry", gz(t, string(arcTar([]arcEntry{{name: "README", data: "hi"}, {name: "APKINDEX", data: "P:zz\nV:1\n"}}, true))),

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -71,6 +72,9 @@ func ParsePkgInfo(b []byte, name string) (*PkgInfo, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, line+1, MaxIndexLine)
+		}
 		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
 	}
 	if info.Name == "" {
@@ -239,11 +243,9 @@ func readPackageFile(b []byte, name string) (*PackageFile, error) {
 		offsets[i] = offsets[i-1] + len(members[i-1])
 	}
 	i := 0
-	sigName, _, ok, err := signatureTar(plain[0])
-	if err != nil {
-		return nil, fmt.Errorf("gzip member 1 at offset 0: %w", err)
-	}
-	if ok {
+	// A first member that is no well-formed tar on its own is not a
+	// signature; reading it as the control member says what is wrong.
+	if sigName, _, ok, err := signatureTar(plain[0]); err == nil && ok {
 		pf.Signature, pf.SignatureName = members[0], sigName
 		i = 1
 	}
