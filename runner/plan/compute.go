@@ -48,7 +48,6 @@ type node struct {
 	// selected: built in this run unless blocked (false when --only left
 	// it out).
 	selected bool
-	held     bool
 }
 
 // edge is a dependency on another node, through the name that led to it.
