@@ -2,6 +2,7 @@ package apk
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -27,6 +28,9 @@ const IndexArchiveLevel = gzip.DefaultCompression
 // and the gzip header has no name and no time, so an unchanged repository
 // gives a byte-identical archive.
 func WriteIndexArchive(w io.Writer, idx *Index) error {
+	if idx == nil {
+		return errors.New("write index: nil index")
+	}
 	pkgs := slices.Clone(idx.Packages)
 	SortPackages(pkgs)
 	var text bytes.Buffer

@@ -3,6 +3,7 @@ package apk
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strconv"
@@ -273,4 +274,30 @@ func FuzzReadIndex(f *testing.F) {
 			t.Fatalf("archive round trip changed the index")
 		}
 	})
+}
+
+// An index built from package files, written and read back.
+func ExampleWriteIndexArchive() {
+	pkg, err := MarshalPackage(&PackageSpec{
+		Info:  PkgInfo{Name: "hello", Version: "1.0-r0", Arch: "x86_64", License: "MIT", BuildDate: 1700000000},
+		Files: []File{{Name: "usr/bin/hello", Mode: 0o755, Data: []byte("#!/bin/sh\necho hello\n")}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	pf, err := ReadPackageFile(pkg, "hello-1.0-r0.apk")
+	if err != nil {
+		panic(err)
+	}
+	var archive bytes.Buffer
+	if err := WriteIndexArchive(&archive, &Index{Description: "example", Packages: []*Package{pf.IndexEntry()}}); err != nil {
+		panic(err)
+	}
+	idx, err := ReadIndexArchive(archive.Bytes(), "APKINDEX.tar.gz")
+	if err != nil {
+		panic(err)
+	}
+	p := idx.Packages[0]
+	fmt.Println(idx.Description, p.Name, p.Version, p.InstalledSize, p.Checksum == pf.Checksum())
+	// Output: example hello 1.0-r0 21 true
 }
