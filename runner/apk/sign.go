@@ -88,10 +88,6 @@ var (
 // sigPrefix starts the name of every signature entry.
 const sigPrefix = ".SIGN."
 
-// maxSigSize bounds one signature entry: an RSA-16384 signature is 2048
-// bytes, so anything near this is not a signature.
-const maxSigSize = 64 << 10
-
 // Signer makes apk signatures with one RSA private key. It is safe for
 // concurrent use.
 type Signer struct {
