@@ -619,3 +619,24 @@ func BenchmarkVerifyPackage(b *testing.B) {
 		})
 	}
 }
+
+func ExampleSigner_SignPackage() {
+	key, _ := GenerateKey(2048) // LoadSigner reads a key file instead
+	s, _ := NewSigner(key, "builder@example.org-6920a1b2.rsa.pub")
+	pkg, _ := MarshalPackage(&PackageSpec{
+		Info:  PkgInfo{Name: "hello", Version: "1.0-r0", Arch: "noarch", License: "MIT"},
+		Files: []File{{Name: "usr/share/hello/greeting", Data: []byte("hello\n")}},
+	})
+	signed, err := s.SignPackage(pkg, "hello-1.0-r0.apk")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	trusted := NewKeyring("/etc/apk/keys")
+	trusted.Add(s.KeyName(), s.PublicKey())
+	fmt.Println(trusted.Verify(signed, "hello-1.0-r0.apk"))
+	fmt.Println(NewKeyring("/etc/apk/keys").Verify(signed, "hello-1.0-r0.apk"))
+	// Output:
+	// <nil>
+	// verify "hello-1.0-r0.apk": signed by unknown key "builder@example.org-6920a1b2.rsa.pub" (not in /etc/apk/keys)
+}
