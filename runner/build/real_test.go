@@ -1,4 +1,4 @@
-package build_test
+package build
 
 // The proof with real parts: builds run through runc in the Alpine
 // minirootfs (x86_64 natively, aarch64 under qemu binfmt) plus a layer with
@@ -36,7 +36,6 @@ import (
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
 	"github.com/apkfarm/apkfarm/runner/apk"
-	"github.com/apkfarm/apkfarm/runner/build"
 	"github.com/apkfarm/apkfarm/runner/executor/oci"
 	"github.com/apkfarm/apkfarm/runner/image"
 	"github.com/apkfarm/apkfarm/runner/image/imagetest"
@@ -173,7 +172,7 @@ type real struct {
 	exec     *oci.Executor
 	workDir  string
 	stateDir string
-	opts     build.Options
+	opts     Options
 	logger   *slog.Logger
 }
 
@@ -199,7 +198,7 @@ func newReal(t *testing.T, arches ...string) *real {
 		stateDir: t.TempDir(),
 		logger:   logger,
 	}
-	r.opts = build.Options{Jobs: 2, StateDir: r.stateDir, Images: map[string]string{}, Timeout: 5 * time.Minute}
+	r.opts = Options{Jobs: 2, StateDir: r.stateDir, Images: map[string]string{}, Timeout: 5 * time.Minute}
 	for _, a := range arches {
 		r.opts.Images[a] = buildImage(t, a)
 	}
@@ -215,14 +214,14 @@ func fixture(t testing.TB, name string) string {
 	return p
 }
 
-func fjob(t testing.TB, arch, name, version string, batch int, pkgs ...string) build.Job {
+func fjob(t testing.TB, arch, name, version string, batch int, pkgs ...string) Job {
 	if len(pkgs) == 0 {
 		pkgs = []string{name}
 	}
-	return build.Job{Arch: arch, Pkgname: name, Version: version, Dir: fixture(t, name), Batch: batch, Packages: pkgs}
+	return Job{Arch: arch, Pkgname: name, Version: version, Dir: fixture(t, name), Batch: batch, Packages: pkgs}
 }
 
-func outcome(t testing.TB, res *build.Result, arch, name string) build.Outcome {
+func outcomeArch(t testing.TB, res *Result, arch, name string) Outcome {
 	t.Helper()
 	for _, o := range res.Outcomes {
 		if o.Job.Arch == arch && o.Job.Pkgname == name {
@@ -230,28 +229,7 @@ func outcome(t testing.TB, res *build.Result, arch, name string) build.Outcome {
 		}
 	}
 	t.Fatalf("no outcome for %s %s", arch, name)
-	return build.Outcome{}
-}
-
-func logText(t testing.TB, stateDir string, o build.Outcome) string {
-	t.Helper()
-	if o.Attempt == nil {
-		t.Fatalf("%s: no attempt", o.Job.Pkgname)
-	}
-	f, err := os.Open(filepath.Join(stateDir, o.Attempt.Log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return Outcome{}
 }
 
 // packageFile returns the content of name inside a staged package.
@@ -318,7 +296,7 @@ func leftovers(t testing.TB, workDir string, idPart string) []string {
 // installed the previous level's packages from this run's local repository.
 func TestRealChainBothArches(t *testing.T) {
 	r := newReal(t, "x86_64", "aarch64")
-	var jobs []build.Job
+	var jobs []Job
 	for _, arch := range []string{"x86_64", "aarch64"} {
 		a := fjob(t, arch, "liba", "1.0-r0", 0, "liba", "liba-dev")
 		a.CriticalPath = 2
@@ -328,13 +306,13 @@ func TestRealChainBothArches(t *testing.T) {
 		c.Deps, c.BuildDeps = []string{"libb"}, []string{"libb"}
 		jobs = append(jobs, a, b, c)
 	}
-	res, err := build.Run(context.Background(), jobs, r.opts, r.exec, r.logger)
+	res, err := Run(context.Background(), jobs, r.opts, r.exec, r.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range res.Outcomes {
 		if o.Status != state.Built {
-			t.Errorf("%s %s: %s (%s)\n%s", o.Job.Arch, o.Job.Pkgname, o.Status, o.Reason, logText(t, r.stateDir, o))
+			t.Errorf("%s %s: %s (%s)\n%s", o.Job.Arch, o.Job.Pkgname, o.Status, o.Reason, readLog(t, r.stateDir, o.Attempt))
 		} else {
 			t.Logf("%s %s built in %v", o.Job.Arch, o.Job.Pkgname, time.Duration(o.Attempt.DurationMS)*time.Millisecond)
 		}
@@ -343,18 +321,18 @@ func TestRealChainBothArches(t *testing.T) {
 		return
 	}
 	for _, arch := range []string{"x86_64", "aarch64"} {
-		app := outcome(t, res, arch, "app")
+		app := outcomeArch(t, res, arch, "app")
 		got := packageFile(t, r.stateDir, app.Packages[0], "usr/share/app/app.txt")
 		if want := "libb built on liba level 1\napp on " + arch + "\n"; got != want {
 			t.Errorf("%s app.txt = %q; want %q", arch, got, want)
 		}
-		libb := logText(t, r.stateDir, outcome(t, res, arch, "libb"))
+		libb := readLog(t, r.stateDir, outcomeArch(t, res, arch, "libb").Attempt)
 		for _, want := range []string{"Installing liba (1.0-r0)", "Installing liba-dev (1.0-r0)", "local repository: 2 packages"} {
 			if !strings.Contains(libb, want) {
 				t.Errorf("%s libb log lacks %q:\n%s", arch, want, libb)
 			}
 		}
-		liba := outcome(t, res, arch, "liba")
+		liba := outcomeArch(t, res, arch, "liba")
 		if len(liba.Packages) != 2 {
 			t.Errorf("%s liba staged %v; want liba and liba-dev", arch, liba.Packages)
 		}
@@ -386,20 +364,20 @@ func TestRealNetworkOnlyWithOptionsNet(t *testing.T) {
 	off := fjob(t, "x86_64", "netcheck", "1.0-r0", 0)
 	on := fjob(t, "x86_64", "netcheck-net", "1.0-r0", 0)
 	on.Net = true
-	res, err := build.Run(context.Background(), []build.Job{off, on}, r.opts, r.exec, r.logger)
+	res, err := Run(context.Background(), []Job{off, on}, r.opts, r.exec, r.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := outcome(t, res, "x86_64", "netcheck")
+	o := outcomeArch(t, res, "x86_64", "netcheck")
 	if o.Status != state.Failed || o.Attempt.Class != state.ClassBuildError {
 		t.Errorf("without options=net: %s %+v; want a build-error", o.Status, o.Attempt)
 	}
-	if l := logText(t, r.stateDir, o); !strings.Contains(l, "build (network off)") {
+	if l := readLog(t, r.stateDir, o.Attempt); !strings.Contains(l, "build (network off)") {
 		t.Errorf("log:\n%s", l)
 	}
-	o = outcome(t, res, "x86_64", "netcheck-net")
+	o = outcomeArch(t, res, "x86_64", "netcheck-net")
 	if o.Status != state.Built {
-		t.Errorf("with options=net: %s %s\n%s", o.Status, o.Reason, logText(t, r.stateDir, o))
+		t.Errorf("with options=net: %s %s\n%s", o.Status, o.Reason, readLog(t, r.stateDir, o.Attempt))
 	}
 	if n := hits.Load(); n != 1 {
 		t.Errorf("the listener was reached %d times; want once (by the net build only)", n)
@@ -435,21 +413,21 @@ func TestRealSigningKeyOutOfSight(t *testing.T) {
 		t.Fatal(err)
 	}
 	clean := fjob(t, "x86_64", "keysearch", "1.0-r0", 0)
-	res, err := build.Run(context.Background(), []build.Job{clean}, r.opts, r.exec, r.logger)
+	res, err := Run(context.Background(), []Job{clean}, r.opts, r.exec, r.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o := res.Outcomes[0]; o.Status != state.Built {
-		t.Errorf("key search: %s %s\n%s", o.Status, o.Reason, logText(t, r.stateDir, o))
+		t.Errorf("key search: %s %s\n%s", o.Status, o.Reason, readLog(t, r.stateDir, o.Attempt))
 	}
 	leak := clean
 	leak.Dir = planted
-	res, err = build.Run(context.Background(), []build.Job{leak}, r.opts, r.exec, r.logger)
+	res, err = Run(context.Background(), []Job{leak}, r.opts, r.exec, r.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := res.Outcomes[0]
-	if l := logText(t, r.stateDir, o); o.Status != state.Failed || !strings.Contains(l, "found: the key's content") {
+	if l := readLog(t, r.stateDir, o.Attempt); o.Status != state.Failed || !strings.Contains(l, "found: the key's content") {
 		t.Errorf("a planted key was not found (%s): the probe proves nothing\n%s", o.Status, l)
 	}
 }
@@ -480,7 +458,7 @@ func TestRealTimeoutKillsEverything(t *testing.T) {
 	r := newReal(t, "x86_64")
 	j := fjob(t, "x86_64", "sleeper", "1.0-r0", 0)
 	j.Timeout = 3 * time.Second
-	res, err := build.Run(context.Background(), []build.Job{j}, r.opts, r.exec, r.logger)
+	res, err := Run(context.Background(), []Job{j}, r.opts, r.exec, r.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +466,7 @@ func TestRealTimeoutKillsEverything(t *testing.T) {
 	if o.Status != state.Failed || o.Attempt.Class != state.ClassTimeout {
 		t.Errorf("sleeper: %s %+v; want failed, class timeout", o.Status, o.Attempt)
 	}
-	l := logText(t, r.stateDir, o)
+	l := readLog(t, r.stateDir, o.Attempt)
 	if !strings.Contains(l, "sleeping now") || !strings.Contains(l, "killed after the 3s limit") {
 		t.Errorf("log:\n%s", l)
 	}
@@ -505,7 +483,7 @@ func TestRealLogCap(t *testing.T) {
 	r := newReal(t, "x86_64")
 	const capBytes = 1 << 20
 	r.opts.LogMaxBytes = capBytes
-	res, err := build.Run(context.Background(), []build.Job{fjob(t, "x86_64", "chatty", "1.0-r0", 0)}, r.opts, r.exec, r.logger)
+	res, err := Run(context.Background(), []Job{fjob(t, "x86_64", "chatty", "1.0-r0", 0)}, r.opts, r.exec, r.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +491,7 @@ func TestRealLogCap(t *testing.T) {
 	if o.Status != state.Built {
 		t.Errorf("chatty: %s %s", o.Status, o.Reason)
 	}
-	l := logText(t, r.stateDir, o)
+	l := readLog(t, r.stateDir, o.Attempt)
 	if len(l) > capBytes+4096 {
 		t.Errorf("log is %d bytes; cap %d", len(l), capBytes)
 	}
@@ -608,9 +586,9 @@ func runnerHelper() int {
 		return 2
 	}
 	ex := oci.New(store, oci.WithWorkDir(os.Getenv("HELPER_WORK")), oci.WithLogger(logger))
-	j := build.Job{Arch: "x86_64", Pkgname: "sleeper", Version: "1.0-r0", Dir: os.Getenv("HELPER_APORT"), Packages: []string{"sleeper"}}
-	opts := build.Options{StateDir: os.Getenv("HELPER_STATE"), Image: os.Getenv("HELPER_IMAGE"), Timeout: 10 * time.Minute}
-	res, err := build.Run(ctx, []build.Job{j}, opts, ex, logger)
+	j := Job{Arch: "x86_64", Pkgname: "sleeper", Version: "1.0-r0", Dir: os.Getenv("HELPER_APORT"), Packages: []string{"sleeper"}}
+	opts := Options{StateDir: os.Getenv("HELPER_STATE"), Image: os.Getenv("HELPER_IMAGE"), Timeout: 10 * time.Minute}
+	res, err := Run(ctx, []Job{j}, opts, ex, logger)
 	if err != nil {
 		logger.Info("run ended", "err", err)
 		if res != nil && res.Outcomes[0].Status == state.Pending {
@@ -638,10 +616,10 @@ func BenchmarkBuildOverhead(b *testing.B) {
 	logger := slog.New(slog.DiscardHandler)
 	ex := oci.New(store, oci.WithWorkDir(work), oci.WithLogger(logger))
 	imgRef := buildImage(b, "x86_64")
-	opts := build.Options{StateDir: b.TempDir(), Image: imgRef}
+	opts := Options{StateDir: b.TempDir(), Image: imgRef}
 	j := fjob(b, "x86_64", "empty", "1.0-r0", 0)
 	// Warm the image cache.
-	if res, err := build.Run(context.Background(), []build.Job{j}, opts, ex, logger); err != nil || res.Failed() > 0 {
+	if res, err := Run(context.Background(), []Job{j}, opts, ex, logger); err != nil || res.Failed() > 0 {
 		b.Fatalf("warm-up build: %v %+v", err, res)
 	}
 	hostBin := filepath.Join(b.TempDir(), "bin")
@@ -654,7 +632,7 @@ func BenchmarkBuildOverhead(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
-		res, err := build.Run(context.Background(), []build.Job{j}, opts, ex, logger)
+		res, err := Run(context.Background(), []Job{j}, opts, ex, logger)
 		if err != nil || res.Failed() > 0 {
 			b.Fatalf("build: %v", err)
 		}
@@ -677,7 +655,7 @@ func runDirect(b *testing.B, hostBin, aport string) {
 	copyDir(b, aport, dir)
 	env := append(os.Environ(), "PATH="+hostBin+":"+os.Getenv("PATH"), "HOME="+root, "REPODEST="+root+"/packages",
 		"SRCDEST="+root+"/sources", "CARCH=x86_64", "PKGNAME=empty")
-	for _, c := range []string{build.DefaultPrepareCommand, build.DefaultBuildCommand} {
+	for _, c := range []string{DefaultPrepareCommand, DefaultBuildCommand} {
 		cmd := exec.Command("/bin/sh", "-c", c)
 		cmd.Dir, cmd.Env = dir, env
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -356,7 +356,7 @@ echo ">>> %s: running split function %s()" >&2
 	}
 	type one struct {
 		name, dir, arch, desc string
-		depends              []string
+		depends               []string
 	}
 	all := []one{{m["pkgname"], filepath.Join(pkgbase, m["pkgname"]), pkgArch, m["pkgdesc"], m.words("depends")}}
 	for i, sp := range subs {
