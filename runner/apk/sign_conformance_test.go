@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -289,5 +290,101 @@ func TestConformanceTampering(t *testing.T) {
 	res := d.apk("add", "--root", sigConfGuest+"/r", "--initdb", "--keys-dir", keysDir, "-X", sigConfGuest+"/repo", "hello")
 	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "BAD signature") {
 		t.Fatalf("apk add from a tampered index: exit %d\nstdout: %s\nstderr: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+}
+
+// TestConformanceAbuildSignPipeline: files signed the way abuild-sign does
+// it, with the host's openssl and GNU tar (openssl dgst -sign over the
+// file or control member; tar of the .SIGN entry with the end blocks cut;
+// gzip -n -9), pass our verifier and apk alike. This checks what we think
+// is signed against the tool chain rather than against our own signer.
+func TestConformanceAbuildSignPipeline(t *testing.T) {
+	for _, tool := range []string{"openssl", "tar", "gzip", "sh"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("prerequisite missing under CI: %s", tool)
+			}
+			t.Skipf("prerequisite missing (this test runs in CI): %s", tool)
+		}
+	}
+	d := newSigConfDir(t)
+	pkg := sigTestPackage(t, "hello")
+	_, members := sigTestMembers(t, pkg)
+	index := sigTestIndex(t, map[string][]byte{"hello-1.0-r0.apk": pkg})
+	work := t.TempDir()
+	keyName := filepath.Base(opensslPKCS8) + ".pub"
+	priv, err := filepath.Abs(opensslPKCS8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// abuildSign returns the signature member abuild-sign would prepend
+	// for signed bytes.
+	abuildSign := func(t *testing.T, typ, dgst string, signed []byte) []byte {
+		t.Helper()
+		in := filepath.Join(work, "in")
+		if err := os.WriteFile(in, signed, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sig := ".SIGN." + typ + "." + keyName
+		script := `set -e; cd "$1"; rm -f .SIGN.*
+openssl dgst -` + dgst + ` -sign "$2" -out "$3" in
+tar -b 1 --format=posix --owner=0 --group=0 --numeric-owner -cf sig.tar "$3"
+head -c -1024 sig.tar | gzip -n -9 > sig.tar.gz`
+		cmd := exec.Command("sh", "-c", script, "sh", work, priv, sig)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("abuild-sign pipeline: %v\n%s", err, out)
+		}
+		b, err := os.ReadFile(filepath.Join(work, "sig.tar.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ours, k := sigFuzzSigner(t)
+	keysDir := d.key("keys", ours, keyName)
+	var files []string
+	for _, tc := range []struct {
+		name, typ, dgst string
+		file            []byte
+		signed          []byte // what abuild-sign signs
+	}{
+		{"package, RSA", "RSA", "sha1", pkg, members[0]},
+		{"package, RSA256", "RSA256", "sha256", pkg, members[0]},
+		{"index, RSA", "RSA", "sha1", index, index},
+		{"index, RSA256", "RSA256", "sha256", index, index},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			member := abuildSign(t, tc.typ, tc.dgst, tc.signed)
+			signed := append(bytes.Clone(member), tc.file...)
+			// PKCS#1 v1.5 is deterministic: our signer must produce
+			// openssl's signature bytes.
+			s, err := LoadSigner(opensslPKCS8, WithAlgorithm(Algorithm(tc.typ)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine, err := s.sign(tc.signed, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirName, theirSig, _, err1 := isSignatureMember(member)
+			myName, mySig, _, err2 := isSignatureMember(mine)
+			if err1 != nil || err2 != nil || theirName != myName || !bytes.Equal(theirSig, mySig) {
+				t.Errorf("our signature differs from openssl's: %q vs %q (%v, %v)", myName, theirName, err2, err1)
+			}
+			if err := k.Verify(signed, tc.name); err != nil {
+				t.Fatalf("our verifier rejects the abuild-sign pipeline's file: %v", err)
+			}
+			name := strings.ReplaceAll(strings.ReplaceAll(tc.name, ", ", "-"), " ", "")
+			files = append(files, d.write("abuild/"+name, signed))
+		})
+	}
+	got, code := d.verifyLines(keysDir, files...)
+	for _, f := range files {
+		if got[f] != "0 - OK" {
+			t.Errorf("apk verify %s: %q", f, got[f])
+		}
+	}
+	if code != 0 {
+		t.Errorf("apk verify exit %d", code)
 	}
 }
