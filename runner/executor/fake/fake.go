@@ -176,7 +176,7 @@ func validate(req executor.ExecRequest) error {
 		return errors.New("empty Argv")
 	}
 	if req.Dir != "" && !path.IsAbs(req.Dir) {
-		return fmt.Errorf("Dir %q is not absolute", req.Dir)
+		return fmt.Errorf("working directory %q is not absolute", req.Dir)
 	}
 	for _, kv := range req.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {

@@ -75,37 +75,40 @@ func (c config) runtimeCmd(ctx context.Context, args ...string) *exec.Cmd {
 
 // Executor runs sessions in runc containers. It implements executor.Executor.
 type Executor struct {
-	cfg     config
-	store   *image.Store
-	cgroups Cgroups
+	cfg      config
+	store    *image.Store
+	cgroups  Cgroups
+	cgroupNS bool
 
-	once    sync.Once
-	onceErr error
+	mu      sync.Mutex
+	checked bool // the host checks passed once; failures are not cached
 }
 
 var _ executor.Executor = (*Executor)(nil)
 
 // New returns an executor taking images from store.
 func New(store *image.Store, opts ...Option) *Executor {
-	return &Executor{cfg: newConfig(opts), store: store, cgroups: DetectCgroups()}
+	return &Executor{cfg: newConfig(opts), store: store, cgroups: DetectCgroups(), cgroupNS: Namespaces()["cgroup"]}
 }
 
-// hostCheck runs the arch-independent checks once.
+// hostCheck runs the arch-independent checks until they pass once.
 func (e *Executor) hostCheck(ctx context.Context) error {
-	e.once.Do(func() {
-		if _, err := runtimeVersion(ctx, e.cfg.runtime); err != nil {
-			e.onceErr = err
-			return
-		}
-		if os.Geteuid() != 0 {
-			e.onceErr = errors.New("check host: the runc executor needs root (mounts, namespaces)")
-			return
-		}
-		if !e.cgroups.Limits() {
-			e.cfg.log.Warn("no cgroup memory and pids controllers: builds run without memory and pids limits", "cgroups", e.cgroups.String())
-		}
-	})
-	return e.onceErr
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.checked {
+		return nil
+	}
+	if _, err := runtimeVersion(ctx, e.cfg.runtime); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("check host: the runc executor needs root (mounts, namespaces)")
+	}
+	if !e.cgroups.Limits() {
+		e.cfg.log.Warn("no cgroup memory and pids controllers: builds run without memory and pids limits", "cgroups", e.cgroups.String())
+	}
+	e.checked = true
+	return nil
 }
 
 // Check says why builds for arch cannot run here.

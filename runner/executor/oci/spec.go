@@ -85,7 +85,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 	cwd := "/"
 	if req.Dir != "" {
 		if !path.IsAbs(req.Dir) {
-			return nil, fmt.Errorf("build container config: Dir %q is not absolute", req.Dir)
+			return nil, fmt.Errorf("build container config: working directory %q is not absolute", req.Dir)
 		}
 		cwd = path.Clean(req.Dir)
 	}
