@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -230,9 +231,19 @@ func TestFailedUnpackLeavesNothing(t *testing.T) {
 	if _, _, err := st.Rootfs(context.Background(), "rootfs:"+bad, "x86_64"); err == nil {
 		t.Fatal("truncated tarball unpacked without error")
 	}
+	// Cancelled mid-way: an error, and nothing half-unpacked.
+	ctx, cancel := context.WithCancel(context.Background())
+	st2, _ := image.NewStore(cache, image.WithProgress(func(done, total int64) {
+		if done > total/3 {
+			cancel()
+		}
+	}))
+	if _, _, err := st2.Rootfs(ctx, imagetest.AlpineRef(t, "x86_64"), "x86_64"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled unpack = %v, want context.Canceled", err)
+	}
 	ents, _ := os.ReadDir(filepath.Join(cache, "rootfs"))
 	if len(ents) != 0 {
-		t.Errorf("failed unpack left %v in the store", ents)
+		t.Errorf("failed unpacks left %v in the store", ents)
 	}
 }
 
@@ -304,5 +315,52 @@ func TestLayersAndWhiteouts(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(cache, "escaped")); err == nil {
 		t.Errorf("a layer wrote outside the rootfs")
+	}
+}
+
+// TestConcurrentPulls: several goroutines and two Stores (as two runner
+// processes would) asking for the same image at once unpack it once and
+// all get the same directory.
+func TestConcurrentPulls(t *testing.T) {
+	reg := imagetest.NewRegistry(t)
+	ref := reg.Push(t, imagetest.AlpineImage(t, "x86_64"), "alpine:concurrent")
+	cache := t.TempDir()
+	var stores []*image.Store
+	for range 2 {
+		st, err := image.NewStore(cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, st)
+	}
+	type res struct {
+		dir string
+		err error
+	}
+	out := make(chan res, 6)
+	for i := range 6 {
+		go func() {
+			dir, _, err := stores[i%2].Rootfs(context.Background(), ref, "x86_64")
+			out <- res{dir, err}
+		}()
+	}
+	var first string
+	for range 6 {
+		r := <-out
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if first == "" {
+			first = r.dir
+		} else if r.dir != first {
+			t.Errorf("got %s and %s", first, r.dir)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(cache, "rootfs"))
+	if len(ents) != 1 {
+		t.Errorf("rootfs/ holds %v, want one unpacked image", ents)
+	}
+	if readArch(t, first) != "x86_64" {
+		t.Errorf("bad rootfs")
 	}
 }

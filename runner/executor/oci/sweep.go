@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,10 +35,12 @@ func Sweep(ctx context.Context, opts ...Option) error {
 		}
 		f, err := os.Open(filepath.Join(dir, "lock"))
 		if err != nil {
-			// No lock file: a session dies before it is created only if
-			// its directory is gone too; treat it as stale.
-			stale[dir] = true
-			return true
+			// No lock file: a runner between making the directory and
+			// locking it, or one that died there. Give it a minute.
+			fi, serr := os.Stat(dir)
+			young := serr == nil && time.Since(fi.ModTime()) < time.Minute
+			stale[dir] = !young
+			return !young
 		}
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			f.Close()
