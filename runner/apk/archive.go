@@ -1,6 +1,7 @@
 package apk
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
 	"fmt"
@@ -85,49 +86,125 @@ func MarshalIndexArchive(idx *Index) ([]byte, error) {
 // signature member (see isSignatureMember) is skipped, not verified. name is
 // the file name used in errors. The tar must hold APKINDEX; DESCRIPTION is
 // optional; other entries are ignored, as apk does, but their names are
-// checked like any tar path.
+// checked like any tar path. The archive is decompressed and parsed as one
+// stream, so a decompression bomb meets ParseIndex's line limit instead of
+// filling memory.
 func ReadIndexArchive(b []byte, name string) (*Index, error) {
-	members, plain, err := inflateMembers(b)
+	idx, off, err := readIndexStream(b, name)
+	if err == nil {
+		return idx, nil
+	}
+	var perr *indexParseError
+	if errors.As(err, &perr) {
+		return nil, fmt.Errorf("read index: %w", perr.err)
+	}
+	// The stream does not say which gzip member broke: look again, member
+	// by member, for the offset.
+	if _, _, gerr := inflateMembers(b); gerr != nil {
+		return nil, fmt.Errorf("read index %q: %w", name, gerr)
+	}
+	return nil, fmt.Errorf("read index %q: member at offset %d: %w", name, off, err)
+}
+
+// indexParseError carries a ParseIndex error out of the tar walk unwrapped:
+// it already names the file and line.
+type indexParseError struct{ err error }
+
+func (e *indexParseError) Error() string { return e.err.Error() }
+
+// indexReadRecorder remembers the read error of the stream under
+// ParseIndex.
+type indexReadRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (r *indexReadRecorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
+// indexMaxDescription bounds the DESCRIPTION entry (Alpine's are a version
+// string).
+const indexMaxDescription = 64 << 10
+
+// readIndexStream reads the archive from the member after the signature (at
+// off) to the end as one gzip stream.
+func readIndexStream(b []byte, name string) (idx *Index, off int, err error) {
+	if n := indexSignatureLen(b); n < len(b) {
+		off = n
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b[off:]))
 	if err != nil {
-		return nil, fmt.Errorf("read index %q: %w", name, err)
+		return nil, off, err
 	}
-	off := 0
-	if len(members) > 1 {
-		// A first member that is no well-formed tar on its own is not a
-		// signature; the tar reader below reports what is wrong with it.
-		if _, _, ok, err := signatureTar(plain[0]); err == nil && ok {
-			off = len(members[0])
-			plain = plain[1:]
-		}
-	}
-	tarBytes := plain[0]
-	if len(plain) > 1 {
-		tarBytes = bytes.Join(plain, nil)
-	}
-	items, err := tarReadAll(bytes.NewReader(tarBytes), func(n string) bool {
-		return n == "APKINDEX" || n == "DESCRIPTION"
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read index %q: member at offset %d: %w", name, off, err)
-	}
-	idx := &Index{}
+	idx = &Index{}
 	found := false
-	for _, it := range items {
-		switch it.Header.Name {
+	err = tarWalk(zr, func(h *tar.Header, body io.Reader) error {
+		switch h.Name {
 		case "DESCRIPTION":
-			idx.Description = string(it.Data)
+			d, err := io.ReadAll(io.LimitReader(body, indexMaxDescription+1))
+			if err != nil {
+				return err
+			}
+			if len(d) > indexMaxDescription {
+				return fmt.Errorf("longer than %d bytes", indexMaxDescription)
+			}
+			idx.Description = string(d)
 		case "APKINDEX":
 			found = true
-			idx.Packages, err = ParseIndex(bytes.NewReader(it.Data), name+": APKINDEX")
-			if err != nil {
-				return nil, fmt.Errorf("read index: %w", err)
+			rec := &indexReadRecorder{r: body}
+			pkgs, err := ParseIndex(rec, name+": APKINDEX")
+			if rec.err != nil {
+				return rec.err // the archive is broken, not the text
 			}
+			if err != nil {
+				return &indexParseError{err}
+			}
+			idx.Packages = pkgs
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, off, err
+	}
+	// Read to the end: the gzip checksums, and nothing but gzip after.
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return nil, off, err
 	}
 	if !found {
-		return nil, fmt.Errorf("read index %q: no APKINDEX entry in the archive", name)
+		return nil, off, errors.New("no APKINDEX entry in the archive")
 	}
-	return idx, nil
+	return idx, off, nil
+}
+
+// indexSignatureLen returns the length of b's first gzip member when it is
+// a signature member, else 0. Only a member whose first tar header names a
+// .SIGN.* entry is decompressed in full.
+func indexSignatureLen(b []byte) int {
+	r := bytes.NewReader(b)
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return 0
+	}
+	zr.Multistream(false)
+	var t bytes.Buffer
+	if _, err := io.CopyN(&t, zr, tarBlock); err != nil || !bytes.HasPrefix(t.Bytes(), []byte(".SIGN.")) {
+		return 0
+	}
+	if _, err := t.ReadFrom(io.LimitReader(zr, 1<<20)); err != nil {
+		return 0
+	}
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return 0
+	}
+	if _, _, ok, err := signatureTar(t.Bytes()); err != nil || !ok {
+		return 0
+	}
+	return len(b) - r.Len()
 }
 
 // isSignatureMember reports whether the raw gzip member m is an abuild-sign

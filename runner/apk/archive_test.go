@@ -153,6 +153,10 @@ func TestReadIndexArchiveErrors(t *testing.T) {
 		{"dot-dot path", gz(t, string(arcTar([]arcEntry{{name: "../APKINDEX", data: "P:a\n"}}, true))), `entry "../APKINDEX": path has a ".." element`},
 		{"absolute path", gz(t, string(arcTar([]arcEntry{{name: "/APKINDEX", data: "P:a\n"}}, true))), `entry "/APKINDEX": absolute path`},
 		{"truncated tar", gz(t, string(arcTar([]arcEntry{{name: "APKINDEX", data: strings.Repeat("P:a\n", 300)}}, false)[:700])), `read tar entry "APKINDEX": unexpected EOF`},
+		{"garbage after the archive", append(append([]byte{}, good...), "junk"...), "gzip member 2 at offset " + strconv.Itoa(len(good))},
+		{"corrupt deflate data", append(append([]byte{}, good[:30]...), bytes.Repeat([]byte{0xff}, 200)...), "gzip member 1 at offset 0"},
+		{"bomb of zeros", gz(t, string(arcTar([]arcEntry{{name: "APKINDEX", data: string(make([]byte, 32<<20))}}, true))), "APKINDEX:1: line longer than 131071 bytes"},
+		{"long description", gz(t, string(arcTar([]arcEntry{{name: "DESCRIPTION", data: strings.Repeat("d", 70000)}, {name: "APKINDEX", data: "P:a\n"}}, true))), `read tar entry "DESCRIPTION": longer than 65536 bytes`},
 		{"bad record", gz(t, string(arcTar([]arcEntry{{name: "APKINDEX", data: "P:a\n\nV:1\n"}}, true))), `x86_64/APKINDEX.tar.gz: APKINDEX:3: record without P: field`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
