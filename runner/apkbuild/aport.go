@@ -49,6 +49,8 @@ type Subpackage struct {
 	Depends   []string `json:"depends"` // inherited from the aport unless the function assigns it
 	Provides  []string `json:"provides"`
 	InstallIf []string `json:"install_if"`
+
+	captured bool // the split stage read it (during evaluation only)
 }
 
 // Version returns pkgver-rpkgrel, the version apk records for the aport's

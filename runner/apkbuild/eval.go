@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -117,6 +118,12 @@ type evaluation struct {
 	seen     map[string]bool
 	lastLine atomic.Int64
 	split    bool // evaluating split functions: programs only warn
+	calls    int
+
+	topDone bool              // the split stage began: top holds the top level
+	top     map[string]string // CapturedVars that are set, after the top level
+	entries []Subpackage      // from subpackages=, filled by the split stage
+	current string            // the subpackage whose split function runs
 	fatal    error
 }
 
@@ -146,14 +153,34 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 	}
 	hc := interp.HandlerCtx(ctx)
 	line := int(hc.Pos.Line())
-	if line > 0 {
+	if line > 0 && !e.split {
 		e.lastLine.Store(int64(line))
 	}
-	if err := e.checkSizes(hc.Env, line); err != nil {
-		return nil, err
-	}
-	if len(args) == 2 && args[1] == checkMarker {
+	if len(args) >= 2 && strings.HasPrefix(args[1], markerPrefix) {
+		switch args[1] {
+		case lineMarker:
+			return args, nil
+		case checkMarker:
+		default:
+			return e.marker(hc, args)
+		}
+		if len(args) == 2 {
+			return args, e.checkSizes(hc.Env, line)
+		}
+		for _, n := range args[2:] {
+			if err := e.checkVar(n, hc.Env.Get(n), line); err != nil {
+				return nil, err
+			}
+		}
 		return args, nil
+	}
+	// Assignments are checked where they happen (see instrument); eval
+	// runs code that was not instrumented, and every 64th call checks all
+	// in case something else grew.
+	if e.calls++; args[0] == "eval" || e.calls%64 == 0 {
+		if err := e.checkSizes(hc.Env, line); err != nil {
+			return nil, err
+		}
 	}
 	name := args[0]
 	switch {
@@ -197,17 +224,29 @@ func maxWidth(format string) int {
 	return m
 }
 
+func varSize(vr expand.Variable) int {
+	n := len(vr.Str)
+	for _, s := range vr.List {
+		n += len(s)
+	}
+	for _, s := range vr.Map {
+		n += len(s)
+	}
+	return n
+}
+
+func (e *evaluation) checkVar(name string, vr expand.Variable, line int) error {
+	if n := varSize(vr); n > e.f.limits.MaxVarSize {
+		return e.errorf(line, "evaluate APKBUILD: variable %s holds %d bytes, over the limit of %d", name, n, e.f.limits.MaxVarSize)
+	}
+	return nil
+}
+
 func (e *evaluation) checkSizes(env expand.Environ, line int) error {
 	total := 0
 	var err error
 	env.Each(func(name string, vr expand.Variable) bool {
-		n := len(vr.Str)
-		for _, s := range vr.List {
-			n += len(s)
-		}
-		for _, s := range vr.Map {
-			n += len(s)
-		}
+		n := varSize(vr)
 		total += n
 		if n > e.f.limits.MaxVarSize {
 			err = e.errorf(line, "evaluate APKBUILD: variable %s holds %d bytes, over the limit of %d", name, n, e.f.limits.MaxVarSize)
@@ -225,6 +264,10 @@ func (e *evaluation) checkSizes(env expand.Environ, line int) error {
 func (e *evaluation) exec(ctx context.Context, args []string) error {
 	hc := interp.HandlerCtx(ctx)
 	line := int(hc.Pos.Line())
+	if fn, ok := strings.CutPrefix(args[0], splitPrefix); ok {
+		e.warnf(e.f.lines["subpackages"], "subpackage %q: split function %s is not defined for %s", e.current, fn, hc.Env.Get("CARCH").String())
+		return interp.ExitStatus(127)
+	}
 	if textTools[args[0]] || e.split {
 		e.warnf(line, "%s: external programs are not run while reading APKBUILDs; status 127, no output", args[0])
 		if hc.Stdin != nil {
@@ -307,7 +350,7 @@ func (f *File) Eval(ctx context.Context, arch string) *Aport {
 // EvalOptions is Eval with options.
 func (f *File) EvalOptions(ctx context.Context, arch string, opts EvalOptions) *Aport {
 	a := &Aport{Path: f.Path, Hash: f.Hash, Arch: arch}
-	vars, e, err := f.run(ctx, arch, opts)
+	e, err := f.run(ctx, arch, opts)
 	if e != nil {
 		a.Warnings = e.warnings
 	}
@@ -316,31 +359,24 @@ func (f *File) EvalOptions(ctx context.Context, arch string, opts EvalOptions) *
 		normalize(a)
 		return a
 	}
-	fillAport(a, vars)
+	fillAport(a, e.get)
 	if msg := f.validate(a); msg != "" {
 		a.Error = msg
 	}
-	if e.fatal == nil && vars.runner != nil {
-		a.Subpackages = f.subpackages(ctx, e, vars, a)
-		a.Warnings = e.warnings
-	}
+	a.Subpackages = e.subpackages(a)
+	a.Warnings = e.warnings
 	normalize(a)
 	return a
 }
 
-// values is what top-level evaluation left: variables and the runner
-// (for functions).
-type values struct {
-	get    func(string) (string, bool)
-	runner *interp.Runner
-}
-
-func (f *File) run(ctx context.Context, arch string, opts EvalOptions) (values, *evaluation, error) {
+// run evaluates the program: the prelude, the APKBUILD, then the split
+// stage (see split.go), in one interpreter run.
+func (f *File) run(ctx context.Context, arch string, opts EvalOptions) (*evaluation, error) {
 	if f.prog == nil {
-		return values{}, nil, fmt.Errorf("%s: evaluate APKBUILD: not parsed", f.name)
+		return nil, fmt.Errorf("%s: evaluate APKBUILD: not parsed", f.name)
 	}
 	if _, ok := Hostspec(arch); !ok {
-		return values{}, nil, fmt.Errorf("evaluate %s: unknown arch %q", f.name, arch)
+		return nil, fmt.Errorf("evaluate %s: unknown arch %q", f.name, arch)
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -353,41 +389,41 @@ func (f *File) run(ctx context.Context, arch string, opts EvalOptions) (values, 
 	e := &evaluation{f: f}
 	r, err := e.newRunner(arch, StartDir(rel))
 	if err != nil {
-		return values{}, e, fmt.Errorf("evaluate %s: %w", f.name, err)
+		return e, fmt.Errorf("evaluate %s: %w", f.name, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := r.Run(ctx, prelude); err != nil {
-		return values{}, e, fmt.Errorf("evaluate %s: prelude: %w", f.name, err)
-	}
 	err = runSafely(ctx, r, f.prog)
+	var problem error
 	switch {
 	case e.fatal != nil:
-		return values{}, e, e.fatal
+		problem = e.fatal
 	case ctx.Err() != nil:
 		line := e.lastLine.Load()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return values{}, e, fmt.Errorf("%s:%d: evaluate APKBUILD: %s of %v exceeded", f.name, line, timeLimitMsg, timeout)
+			problem = fmt.Errorf("%s:%d: evaluate APKBUILD: %s of %v exceeded", f.name, line, timeLimitMsg, timeout)
+		} else {
+			problem = fmt.Errorf("%s: evaluate APKBUILD: %w", f.name, ctx.Err())
 		}
-		return values{}, e, fmt.Errorf("%s: evaluate APKBUILD: %w", f.name, ctx.Err())
-	case r.Exited():
-		return values{}, e, fmt.Errorf("%s:%d: evaluate APKBUILD: exit at top level", f.name, e.lastLine.Load())
+	case r.Exited() && !e.topDone:
+		problem = fmt.Errorf("%s:%d: evaluate APKBUILD: exit at top level", f.name, e.lastLine.Load())
 	case err != nil:
 		var es interp.ExitStatus
 		if !errors.As(err, &es) {
-			return values{}, e, fmt.Errorf("%s: evaluate APKBUILD: %w", f.name, err)
+			problem = fmt.Errorf("%s: evaluate APKBUILD: %w", f.name, err)
 		}
-		// The status of the last top-level command does not matter: abuild
-		// sources the file and goes on.
+		// The status of the last command does not matter: abuild sources
+		// the file and goes on.
 	}
-	get := func(name string) (string, bool) {
-		vr, ok := r.Vars[name]
-		if !ok || !vr.IsSet() {
-			return "", false
-		}
-		return vr.String(), true
+	if problem != nil && e.topDone {
+		// The top level was read; only split functions are missing.
+		e.warnf(f.lines["subpackages"], "split functions not all evaluated: %v", problem)
+		problem = nil
 	}
-	return values{get: get, runner: r}, e, nil
+	if problem == nil && !e.topDone {
+		problem = fmt.Errorf("%s:%d: evaluate APKBUILD: evaluation stopped before the end of the file", f.name, e.lastLine.Load())
+	}
+	return e, problem
 }
 
 // runSafely runs node, turning an interpreter panic into an error.
@@ -410,10 +446,10 @@ var TopLevelVars = []string{
 }
 
 // Vars evaluates the APKBUILD for arch and returns the raw string values
-// of the named top-level variables (unset ones are missing from the map),
-// before any splitting into lists.
+// of the named top-level variables, which must be among CapturedVars
+// (unset ones are missing from the map), before any splitting into lists.
 func (f *File) Vars(ctx context.Context, arch string, opts EvalOptions, names []string) (map[string]string, []string, error) {
-	vals, e, err := f.run(ctx, arch, opts)
+	e, err := f.run(ctx, arch, opts)
 	var warnings []string
 	if e != nil {
 		warnings = e.warnings
@@ -423,15 +459,18 @@ func (f *File) Vars(ctx context.Context, arch string, opts EvalOptions, names []
 	}
 	out := make(map[string]string, len(names))
 	for _, n := range names {
-		if v, ok := vals.get(n); ok {
+		if !slices.Contains(CapturedVars, n) {
+			return nil, warnings, fmt.Errorf("read %s: variable %q is not captured", f.name, n)
+		}
+		if v, ok := e.get(n); ok {
 			out[n] = v
 		}
 	}
 	return out, warnings, nil
 }
 
-func fillAport(a *Aport, v values) {
-	s := func(name string) string { x, _ := v.get(name); return x }
+func fillAport(a *Aport, get func(string) (string, bool)) {
+	s := func(name string) string { x, _ := get(name); return x }
 	l := func(name string) []string { return List(s(name)) }
 	a.Pkgname = s("pkgname")
 	a.Pkgver = s("pkgver")

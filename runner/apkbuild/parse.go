@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"strings"
 	"sync"
@@ -58,14 +59,21 @@ type File struct {
 	lines map[string]int
 
 	funcs map[string]bool // names of all functions declared, and the prelude's
-
-	mu       sync.Mutex
-	filtered map[*syntax.Stmt]*syntax.Stmt // split-function bodies, see split.go
 }
 
-// checkMarker is the argument of the `:` commands Parse inserts after
-// assignments, so that the call handler checks variable sizes there.
-const checkMarker = "\x00apkfarm-check"
+// Markers are arguments of commands that Parse inserts; the call handler
+// acts on them. They start with a NUL byte, which an APKBUILD cannot hold,
+// so a script cannot forge them. checkMarker follows assignments, so that
+// the call handler checks variable sizes there; the others run the split
+// stage (split.go).
+const (
+	markerPrefix  = "\x00apkfarm-"
+	checkMarker   = markerPrefix + "check"
+	lineMarker    = markerPrefix + "line"
+	topMarker     = markerPrefix + "top"
+	callMarker    = markerPrefix + "call"
+	captureMarker = markerPrefix + "capture"
+)
 
 var parserPool = sync.Pool{New: func() any {
 	return syntax.NewParser(syntax.Variant(syntax.LangBash))
@@ -113,6 +121,13 @@ func ParseLimits(dir string, src []byte, limits Limits) (*File, error) {
 	if err := f.prepare(prog); err != nil {
 		return f, err
 	}
+	// abuild defines its functions before it sources the APKBUILD; the
+	// split stage runs after it.
+	pre := preludeFor(src)
+	stmts := make([]*syntax.Stmt, 0, len(pre)+len(prog.Stmts)+len(splitStage.Stmts))
+	stmts = append(stmts, pre...)
+	stmts = append(stmts, prog.Stmts...)
+	prog.Stmts = append(stmts, splitStage.Stmts...)
 	f.prog = prog
 	return f, nil
 }
@@ -125,81 +140,94 @@ func filepathToSlash(p string) string { return strings.ReplaceAll(p, "\\", "/") 
 func (f *File) prepare(prog *syntax.File) error {
 	var err error
 	f.lines = map[string]int{}
-	f.funcs = map[string]bool{}
-	for _, st := range prelude.Stmts {
-		if fd, ok := st.Cmd.(*syntax.FuncDecl); ok {
-			f.funcs[fd.Name.Value] = true
-		}
-	}
 	fail := func(n syntax.Node, format string, args ...any) {
 		if err == nil {
 			err = fmt.Errorf("%s:%d: %s", f.name, n.Pos().Line(), fmt.Sprintf(format, args...))
 		}
 	}
-	// Top-level assignment lines (not inside functions).
-	var walkTop func(node syntax.Node) bool
-	walkTop = func(node syntax.Node) bool {
+	// One pass for the functions declared at the top level (or in its if,
+	// case, ...) and the lines of top-level assignments.
+	f.funcs = maps.Clone(preludeFuncs)
+	syntax.Walk(prog, func(node syntax.Node) bool {
 		switch n := node.(type) {
 		case *syntax.FuncDecl:
+			f.funcs[n.Name.Value] = true
 			return false
 		case *syntax.Assign:
 			if n.Name != nil {
 				f.lines[n.Name.Value] = int(n.Pos().Line())
 			}
+		case *syntax.Word:
+			return false // no assignments or functions in words that matter here
 		}
 		return true
-	}
-	syntax.Walk(prog, walkTop)
+	})
 
 	syntax.Walk(prog, func(node syntax.Node) bool {
 		if err != nil {
 			return false
 		}
 		switch n := node.(type) {
-		case *syntax.FuncDecl:
-			f.funcs[n.Name.Value] = true
 		case *syntax.ProcSubst:
 			fail(n, "evaluate APKBUILD: process substitution is not supported")
 		case *syntax.CoprocClause:
 			fail(n, "evaluate APKBUILD: coprocesses are not supported")
 		case *syntax.Word:
-			countExp := 0
-			syntax.Walk(n, func(m syntax.Node) bool {
-				switch m.(type) {
-				case *syntax.ParamExp, *syntax.CmdSubst, *syntax.ArithmExp:
-					countExp++
-				}
-				return true
-			})
-			if countExp > f.limits.MaxWordExpansions {
-				fail(n, "evaluate APKBUILD: %d expansions in one word is over the limit of %d", countExp, f.limits.MaxWordExpansions)
+			if c := countExpansions(n.Parts); c > f.limits.MaxWordExpansions {
+				fail(n, "evaluate APKBUILD: %d expansions in one word is over the limit of %d", c, f.limits.MaxWordExpansions)
 			}
 			quoteBraces(n)
 		case *syntax.File:
-			n.Stmts = instrument(n.Stmts)
+			n.Stmts = instrument(n.Stmts, f.funcs)
 		case *syntax.Block:
-			n.Stmts = instrument(n.Stmts)
+			n.Stmts = instrument(n.Stmts, f.funcs)
 		case *syntax.Subshell:
-			n.Stmts = instrument(n.Stmts)
+			n.Stmts = instrument(n.Stmts, f.funcs)
 		case *syntax.IfClause:
-			n.Then = instrument(n.Then)
+			n.Then = instrument(n.Then, f.funcs)
 		case *syntax.WhileClause:
-			n.Do = instrument(n.Do)
+			n.Do = append([]*syntax.Stmt{lineStmt(n.Pos())}, instrument(n.Do, f.funcs)...)
 		case *syntax.ForClause:
-			n.Do = instrument(n.Do)
+			n.Do = append([]*syntax.Stmt{lineStmt(n.Pos())}, instrument(n.Do, f.funcs)...)
 		case *syntax.CaseItem:
-			n.Stmts = instrument(n.Stmts)
+			n.Stmts = instrument(n.Stmts, f.funcs)
 		case *syntax.CmdSubst:
-			n.Stmts = instrument(n.Stmts)
+			n.Stmts = instrument(n.Stmts, f.funcs)
 		}
 		return true
 	})
 	return err
 }
 
+// countExpansions counts the parameter expansions, command substitutions
+// and arithmetic expansions of a word's parts, inside double quotes too
+// (words nested in them are words of their own, checked separately).
+func countExpansions(parts []syntax.WordPart) int {
+	n := 0
+	for _, p := range parts {
+		switch p := p.(type) {
+		case *syntax.ParamExp, *syntax.CmdSubst, *syntax.ArithmExp:
+			n++
+		case *syntax.DblQuoted:
+			n += countExpansions(p.Parts)
+		}
+	}
+	return n
+}
+
 // quoteBraces makes the braces of w literal when the interpreter would
 // brace-expand it: busybox ash, which abuild uses, has no brace expansion.
 func quoteBraces(w *syntax.Word) {
+	braces := false
+	for _, p := range w.Parts {
+		if l, ok := p.(*syntax.Lit); ok && strings.IndexByte(l.Value, '{') >= 0 {
+			braces = true
+			break
+		}
+	}
+	if !braces {
+		return
+	}
 	probe := *w
 	probe.Parts = append([]syntax.WordPart(nil), w.Parts...)
 	if !syntax.SplitBraces(&probe) {
@@ -234,11 +262,15 @@ func quoteBraces(w *syntax.Word) {
 // instrument inserts a size check after every statement that assigns
 // variables without running a command, the only way a script can grow a
 // value without passing through the call handler, and before every
-// statement with redirections.
-func instrument(stmts []*syntax.Stmt) []*syntax.Stmt {
+// statement with redirections. After every function declaration it
+// declares the function's split copy (see splitCopy).
+func instrument(stmts []*syntax.Stmt, funcs map[string]bool) []*syntax.Stmt {
 	need := 0
 	for _, st := range stmts {
-		if assigns(st) {
+		if _, ok := st.Cmd.(*syntax.FuncDecl); ok {
+			need++
+		}
+		if assigns(st) && grows(st) {
 			need++
 		}
 		if len(st.Redirs) > 0 {
@@ -252,14 +284,56 @@ func instrument(stmts []*syntax.Stmt) []*syntax.Stmt {
 	for _, st := range stmts {
 		if len(st.Redirs) > 0 {
 			// So that the open handler knows the line (it gets no position).
-			out = append(out, checkStmt(st.Pos()))
+			out = append(out, checkStmt(st.Pos(), nil))
 		}
 		out = append(out, st)
-		if assigns(st) {
-			out = append(out, checkStmt(st.Pos()))
+		if assigns(st) && grows(st) {
+			out = append(out, checkStmt(st.Pos(), assignedNames(st)))
+		}
+		if fd, ok := st.Cmd.(*syntax.FuncDecl); ok {
+			out = append(out, splitCopy(st, fd, funcs))
 		}
 	}
 	return out
+}
+
+// grows reports whether an assignment statement may build a value larger
+// than its own text: one with an expansion. A literal value is bounded by
+// the file's size.
+func grows(st *syntax.Stmt) bool {
+	var as []*syntax.Assign
+	switch c := st.Cmd.(type) {
+	case *syntax.CallExpr:
+		as = c.Assigns
+	case *syntax.DeclClause:
+		as = c.Args
+	default:
+		return true
+	}
+	for _, a := range as {
+		if a.Array != nil || a.Index != nil {
+			return true
+		}
+		if a.Value != nil && !literalWord(a.Value.Parts) {
+			return true
+		}
+	}
+	return false
+}
+
+func literalWord(parts []syntax.WordPart) bool {
+	for _, p := range parts {
+		switch p := p.(type) {
+		case *syntax.Lit, *syntax.SglQuoted:
+		case *syntax.DblQuoted:
+			if !literalWord(p.Parts) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func assigns(st *syntax.Stmt) bool {
@@ -278,6 +352,40 @@ func lit(pos syntax.Pos, s string) *syntax.Word {
 	return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{ValuePos: pos, ValueEnd: pos, Value: s}}}
 }
 
-func checkStmt(pos syntax.Pos) *syntax.Stmt {
-	return &syntax.Stmt{Position: pos, Cmd: &syntax.CallExpr{Args: []*syntax.Word{lit(pos, ":"), lit(pos, checkMarker)}}}
+// checkStmt returns `: checkMarker NAME...`: the call handler checks the
+// size of the named variables (all of them when none is named).
+func checkStmt(pos syntax.Pos, names []string) *syntax.Stmt {
+	args := []*syntax.Word{lit(pos, ":"), lit(pos, checkMarker)}
+	for _, n := range names {
+		args = append(args, lit(pos, n))
+	}
+	return &syntax.Stmt{Position: pos, Cmd: &syntax.CallExpr{Args: args}}
+}
+
+// lineStmt returns `: lineMarker`, which only records the line for
+// messages (the body of a loop that may never end).
+func lineStmt(pos syntax.Pos) *syntax.Stmt {
+	return &syntax.Stmt{Position: pos, Cmd: &syntax.CallExpr{Args: []*syntax.Word{lit(pos, ":"), lit(pos, lineMarker)}}}
+}
+
+// assignedNames returns the variables a statement assigns, or nil when it
+// cannot tell (arithmetic commands), meaning all.
+func assignedNames(st *syntax.Stmt) []string {
+	var as []*syntax.Assign
+	switch c := st.Cmd.(type) {
+	case *syntax.CallExpr:
+		as = c.Assigns
+	case *syntax.DeclClause:
+		as = c.Args
+	default:
+		return nil
+	}
+	names := make([]string, 0, len(as))
+	for _, a := range as {
+		if a.Name == nil {
+			return nil
+		}
+		names = append(names, a.Name.Value)
+	}
+	return names
 }

@@ -1,9 +1,11 @@
 package apkbuild
 
 import (
-	"context"
+	"bytes"
+	"strconv"
 	"strings"
 
+	"mvdan.cc/sh/v3/interp"
 	"mvdan.cc/sh/v3/syntax"
 )
 
@@ -37,13 +39,161 @@ default_pyc() { pkgdesc="Precompiled Python bytecode for ${subpkgname%-pyc}"; in
 pyc() { default_pyc; }
 `
 
-var prelude = func() *syntax.File {
-	f, err := syntax.NewParser().Parse(strings.NewReader(preludeSrc), "abuild-prelude")
+// splitStageSrc runs after the APKBUILD. The top marker captures the
+// top-level variables and sets the positional parameters to one group of
+// five per subpackage (name, subpkgdir, arch, split function, index);
+// each subpackage then runs its split copy in a subshell, as abuild runs
+// the split function in a fresh shell that sourced the APKBUILD, and the
+// capture marker reads what the function assigned.
+const splitStageSrc = `
+set @top@
+while [ "$#" -ge 5 ]; do
+	(
+		subpkgname=$1 subpkgdir=$2 subpkgarch=$3
+		: @call@ "$4" "$1"
+		: @capture@ "$5"
+	)
+	shift 5
+done
+`
+
+var (
+	prelude      *syntax.File
+	preludeFuncs = map[string]bool{}
+	splitStage   *syntax.File
+)
+
+func init() {
+	var err error
+	prelude, err = syntax.NewParser().Parse(strings.NewReader(preludeSrc), "abuild-prelude")
 	if err != nil {
 		panic("apkbuild: prelude: " + err.Error()) // a bug in this file, caught by every test
 	}
-	return f
-}()
+	for _, st := range prelude.Stmts {
+		preludeFuncs[st.Cmd.(*syntax.FuncDecl).Name.Value] = true
+	}
+	// Only the split copies of the prelude are needed: its originals are
+	// never run.
+	var copies []*syntax.Stmt
+	for _, st := range prelude.Stmts {
+		copies = append(copies, splitCopy(st, st.Cmd.(*syntax.FuncDecl), preludeFuncs))
+	}
+	prelude.Stmts = copies
+
+	splitStage, err = syntax.NewParser().Parse(strings.NewReader(splitStageSrc), "split-stage")
+	if err != nil {
+		panic("apkbuild: split stage: " + err.Error())
+	}
+	markers := map[string]string{"@top@": topMarker, "@call@": callMarker, "@capture@": captureMarker}
+	syntax.Walk(splitStage, func(n syntax.Node) bool {
+		if l, ok := n.(*syntax.Lit); ok && markers[l.Value] != "" {
+			l.Value = markers[l.Value]
+		}
+		return true
+	})
+}
+
+// preludeFor returns the prelude's split copies an APKBUILD may need: those
+// whose short name (doc, dev, completion, ...) its text mentions. Fewer
+// functions make every subshell cheaper.
+func preludeFor(src []byte) []*syntax.Stmt {
+	out := make([]*syntax.Stmt, 0, len(prelude.Stmts))
+	for _, st := range prelude.Stmts {
+		name := strings.TrimPrefix(strings.TrimPrefix(st.Cmd.(*syntax.FuncDecl).Name.Value, splitPrefix), "default_")
+		key := name
+		switch name {
+		case "bashcomp", "zshcomp", "fishcomp":
+			key = "completion"
+		}
+		if bytes.Contains(src, []byte(key)) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// CapturedVars are the top-level variables read after the APKBUILD ran.
+var CapturedVars = append(append([]string(nil), TopLevelVars...), "pkgbasedir")
+
+// subVars are the variables read after a split function ran.
+var subVars = []string{"pkgdesc", "depends", "provides", "install_if", "arch"}
+
+// marker handles the commands of the split stage.
+func (e *evaluation) marker(hc interp.HandlerContext, args []string) ([]string, error) {
+	switch args[1] {
+	case topMarker:
+		e.top = make(map[string]string, len(CapturedVars))
+		for _, n := range CapturedVars {
+			if vr := hc.Env.Get(n); vr.IsSet() {
+				e.top[n] = vr.String()
+			}
+		}
+		e.topDone, e.split = true, true
+		out := []string{"set", "--"}
+		for i, entry := range List(e.top["subpackages"]) {
+			name, fn, arches := SplitSpec(entry)
+			e.entries = append(e.entries, Subpackage{Name: name, Func: fn, Arches: arches})
+			out = append(out, name, e.top["pkgbasedir"]+"/"+name, strings.Join(arches, " "), fn, strconv.Itoa(i))
+		}
+		return out, nil
+	case callMarker:
+		fn := args[2]
+		if len(args) > 3 {
+			e.current = args[3]
+		}
+		if !e.f.funcs[fn] {
+			e.warnf(e.f.lines["subpackages"], "subpackage %q: split function %s is not defined", e.current, fn)
+			return []string{":"}, nil
+		}
+		return []string{splitName(fn)}, nil
+	case captureMarker:
+		i, err := strconv.Atoi(args[2])
+		if err != nil || i < 0 || i >= len(e.entries) {
+			return args, nil
+		}
+		sp := &e.entries[i]
+		vals := make(map[string]string, len(subVars))
+		for _, n := range subVars {
+			vals[n] = hc.Env.Get(n).String()
+		}
+		sp.Pkgdesc = vals["pkgdesc"]
+		sp.Depends = List(vals["depends"])
+		sp.Provides = List(vals["provides"])
+		sp.InstallIf = List(vals["install_if"])
+		if own := vals["arch"]; own != e.top["arch"] && sp.Arches == nil {
+			sp.Arches = List(own)
+		}
+		sp.captured = true
+		return []string{":"}, nil
+	}
+	return args, nil
+}
+
+// get returns a captured top-level variable.
+func (e *evaluation) get(name string) (string, bool) {
+	v, ok := e.top[name]
+	return v, ok
+}
+
+// subpackages returns the subpackages with what their split functions
+// assigned; one whose function could not be evaluated keeps the aport's
+// values.
+func (e *evaluation) subpackages(a *Aport) []Subpackage {
+	out := make([]Subpackage, len(e.entries))
+	for i, sp := range e.entries {
+		if !sp.captured {
+			sp.Pkgdesc, sp.Depends, sp.Provides, sp.InstallIf = a.Pkgdesc, a.Depends, a.Provides, a.InstallIf
+		}
+		sp.captured = false
+		for _, p := range []*[]string{&sp.Depends, &sp.Provides, &sp.InstallIf} {
+			if *p == nil {
+				*p = []string{}
+			}
+		}
+		out[i] = sp
+	}
+	return out
+}
 
 // SplitSpec splits one subpackages= entry ("name", "name:func" or
 // "name:func:arch") the way abuild's subpkg_set does: the function
@@ -79,98 +229,32 @@ func SplitSpec(entry string) (name, fn string, arches []string) {
 	return name, fn, nil
 }
 
-// subpackages reads subpackages= and runs, for each entry, only the
-// assignments of its split function (see filterBody) in a copy of the
-// top-level shell state, as abuild runs the function after sourcing the
-// APKBUILD again.
-func (f *File) subpackages(ctx context.Context, e *evaluation, v values, a *Aport) []Subpackage {
-	raw, _ := v.get("subpackages")
-	entries := List(raw)
-	out := make([]Subpackage, 0, len(entries))
-	top := func(n string) string { s, _ := v.get(n); return s }
-	e.split = true
-	for _, entry := range entries {
-		name, fn, arches := SplitSpec(entry)
-		sp := Subpackage{Name: name, Func: fn, Arches: arches}
-		sp.Pkgdesc, sp.Depends, sp.Provides, sp.InstallIf = a.Pkgdesc, a.Depends, a.Provides, a.InstallIf
-		if _, ok := v.runner.Funcs[fn]; !ok {
-			e.warnf(f.lines["subpackages"], "subpackage %q: split function %s is not defined", name, fn)
-			out = append(out, sp)
-			continue
-		}
-		r := v.runner.Subshell()
-		for n, body := range r.Funcs {
-			r.Funcs[n] = f.filterBody(body)
-		}
-		setup := &syntax.CallExpr{Assigns: []*syntax.Assign{
-			assign("subpkgname", name),
-			assign("subpkgdir", top("pkgbasedir")+"/"+name),
-			assign("subpkgarch", strings.Join(arches, " ")),
-		}}
-		call := &syntax.CallExpr{Args: []*syntax.Word{lit(syntax.Pos{}, fn)}}
-		if err := r.Run(ctx, setup); err != nil {
-			e.warnf(0, "subpackage %q: %v", name, err)
-		}
-		err := runSafely(ctx, r, call)
-		if ctx.Err() != nil || e.fatal != nil {
-			e.warnf(f.lines["subpackages"], "subpackage %q: split function %s not evaluated: %v", name, fn, firstErr(e.fatal, ctx.Err(), err))
-			e.fatal = nil
-			out = append(out, sp)
-			continue
-		}
-		get := func(n string) string {
-			vr := r.Vars[n]
-			return vr.String()
-		}
-		sp.Pkgdesc = get("pkgdesc")
-		sp.Depends = List(get("depends"))
-		sp.Provides = List(get("provides"))
-		sp.InstallIf = List(get("install_if"))
-		if own := get("arch"); own != top("arch") && sp.Arches == nil {
-			sp.Arches = List(own)
-		}
-		out = append(out, sp)
+// splitName is the name of a function's split copy.
+func splitName(fn string) string { return splitPrefix + fn }
+
+const splitPrefix = markerPrefix + "split-"
+
+// splitCopy returns the declaration of fd's split copy: the same function
+// keeping only what decides metadata (see filterStmt), with calls of shell
+// functions turned into calls of their split copies. It is declared right
+// after the original, so a function declared only for some CARCH has a
+// split copy only then too.
+func splitCopy(st *syntax.Stmt, fd *syntax.FuncDecl, funcs map[string]bool) *syntax.Stmt {
+	body := filterStmt(fd.Body, funcs)
+	if body == nil {
+		body = &syntax.Stmt{Position: fd.Body.Position, Cmd: &syntax.Block{}}
 	}
-	e.split = false
-	return out
+	cp := *fd
+	cp.Name = &syntax.Lit{ValuePos: fd.Name.ValuePos, ValueEnd: fd.Name.ValueEnd, Value: splitName(fd.Name.Value)}
+	cp.Body = body
+	return &syntax.Stmt{Position: st.Position, Cmd: &cp}
 }
 
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func assign(name, value string) *syntax.Assign {
-	return &syntax.Assign{
-		Name:  &syntax.Lit{Value: name},
-		Value: &syntax.Word{Parts: []syntax.WordPart{&syntax.SglQuoted{Value: value}}},
-	}
-}
-
-// filterBody returns a copy of a function body that keeps what decides
-// metadata: assignments, local/export declarations, and the if, case, for
-// and { } around them; calls of other shell functions stay (they are
-// filtered the same way), every other command is dropped. Conditions of if
-// stay, so [ "$CARCH" = x ] decides as in the shell.
-func (f *File) filterBody(body *syntax.Stmt) *syntax.Stmt {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.filtered == nil {
-		f.filtered = map[*syntax.Stmt]*syntax.Stmt{}
-	}
-	if out, ok := f.filtered[body]; ok {
-		return out
-	}
-	out := filterStmt(body, f.funcs)
-	if out == nil {
-		out = &syntax.Stmt{Position: body.Position, Cmd: &syntax.Block{}}
-	}
-	f.filtered[body] = out
-	return out
+// keptBuiltins are commands kept in split copies besides calls of shell
+// functions: they only change variables or the status.
+var keptBuiltins = map[string]bool{
+	":": true, "true": true, "false": true, "unset": true, "return": true,
+	"set": true, "shift": true, "test": true, "[": true,
 }
 
 func filterStmts(in []*syntax.Stmt, funcs map[string]bool) []*syntax.Stmt {
@@ -183,6 +267,11 @@ func filterStmts(in []*syntax.Stmt, funcs map[string]bool) []*syntax.Stmt {
 	return out
 }
 
+// filterStmt keeps what decides metadata: assignments, local/export
+// declarations, calls of shell functions (as calls of their split
+// copies), the builtins in keptBuiltins, and the if, case, for and { }
+// around them. Conditions of if stay, so [ "$CARCH" = x ] decides as in
+// the shell. Every other command is dropped: programs are never run.
 func filterStmt(st *syntax.Stmt, funcs map[string]bool) *syntax.Stmt {
 	cp := *st
 	cp.Redirs = nil
@@ -192,7 +281,14 @@ func filterStmt(st *syntax.Stmt, funcs map[string]bool) *syntax.Stmt {
 		if len(c.Args) == 0 {
 			return &cp
 		}
-		if w := c.Args[0].Lit(); funcs[w] || keptBuiltins[w] {
+		w := c.Args[0].Lit()
+		switch {
+		case w == checkMarker, keptBuiltins[w]:
+			return &cp
+		case funcs[w]:
+			cc := *c
+			cc.Args = append([]*syntax.Word{lit(c.Args[0].Pos(), splitName(w))}, c.Args[1:]...)
+			cp.Cmd = &cc
 			return &cp
 		}
 		return nil
@@ -229,11 +325,4 @@ func filterIf(c *syntax.IfClause, funcs map[string]bool) *syntax.IfClause {
 	ic.Then = filterStmts(c.Then, funcs)
 	ic.Else = filterIf(c.Else, funcs)
 	return &ic
-}
-
-// keptBuiltins are commands kept in filtered split functions besides
-// calls of shell functions: they only change variables or the status.
-var keptBuiltins = map[string]bool{
-	":": true, "true": true, "false": true, "unset": true, "return": true,
-	"set": true, "shift": true, "test": true, "[": true, "eval": true,
 }
