@@ -124,7 +124,7 @@ type evaluation struct {
 	top     map[string]string // CapturedVars that are set, after the top level
 	entries []Subpackage      // from subpackages=, filled by the split stage
 	current string            // the subpackage whose split function runs
-	fatal    error
+	fatal   error
 }
 
 func (e *evaluation) warnf(line int, format string, args ...any) {
