@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
@@ -87,6 +89,7 @@ func BenchmarkDryRunUnchanged(b *testing.B) {
 	logger := slog.New(slog.DiscardHandler)
 	b.Run("whole", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			if code := cmdRun(context.Background(), args, io.Discard, os.Stderr); code != exitOK {
 				b.Fatalf("exit %d", code)
@@ -95,6 +98,7 @@ func BenchmarkDryRunUnchanged(b *testing.B) {
 	})
 	b.Run("scan-cached", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			if _, err := apkbuild.Scan(context.Background(), cfg.Source.Path, apkbuild.ScanOptions{Arches: cfg.Arches,
 				CacheDir: filepath.Join(cfg.State.Dir, "cache", "apkbuild"), Logger: logger}); err != nil {
@@ -109,6 +113,7 @@ func BenchmarkDryRunUnchanged(b *testing.B) {
 	b.Run("indexes", func(b *testing.B) {
 		b.ReportAllocs()
 		f := &published.Fetcher{}
+		defer reportCPU(b)()
 		for b.Loop() {
 			for _, arch := range cfg.Arches {
 				if _, _, err := loadIndexes(context.Background(), cfg, f, arch, keys, nil); err != nil {
@@ -117,4 +122,21 @@ func BenchmarkDryRunUnchanged(b *testing.B) {
 			}
 		}
 	})
+}
+
+// reportCPU reports the process's CPU time (user + system) per operation,
+// a figure that other load on the machine disturbs less than wall time:
+// call it before the loop and the function it returns after.
+func reportCPU(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	return func() {
+		b.ReportMetric(float64((cpu()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+	}
 }
