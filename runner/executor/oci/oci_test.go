@@ -165,6 +165,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := ss.(*session)
+	t.Cleanup(func() { s.Close() }) // on a failed assertion too; Close is idempotent
 	if !s.overlay || !isMountPoint(s.root) {
 		t.Fatalf("session root is not an overlay mount (overlay=%v)", s.overlay)
 	}
@@ -205,6 +206,7 @@ func TestLowerStaysPristine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { s.Close() })
 		var stderr bytes.Buffer
 		code, err := s.Exec(context.Background(), executor.ExecRequest{
 			Argv:   []string{"sh", "-c", "rm /etc/hosts && echo changed > /etc/motd && touch /newfile && apk --version >/dev/null"},
@@ -323,8 +325,9 @@ func TestSweepAfterSIGKILL(t *testing.T) {
 
 	// What a dead runner leaves: the container, the mount, the directory.
 	time.Sleep(200 * time.Millisecond)
+	// (If this ever changes, Sweep's test below proves less: say so.)
 	if !sleeping(n) || len(containers(t, Prefix+id)) == 0 || !isMountPoint(filepath.Join(dir, "root")) {
-		t.Logf("after SIGKILL: sleeping=%v containers=%v mounted=%v (expected all three)",
+		t.Errorf("after SIGKILL: sleeping=%v containers=%v mounted=%v, want all three left for Sweep",
 			sleeping(n), containers(t, Prefix+id), isMountPoint(filepath.Join(dir, "root")))
 	}
 	// A live session beside it must survive the sweep.
