@@ -3,7 +3,6 @@ package build
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -28,6 +27,8 @@ type runner struct {
 	opts   Options
 	exec   executor.Executor
 	logger *slog.Logger
+
+	cancel   context.CancelCauseFunc // stops the run's builds on fatal trouble
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -104,6 +105,10 @@ func Run(ctx context.Context, jobs []Job, opts Options, exec executor.Executor, 
 		r.batches[arch] = bs
 	}
 
+	// Fatal trouble (the state directory) interrupts the builds running.
+	parent := ctx
+	ctx, r.cancel = context.WithCancelCause(ctx)
+	defer r.cancel(nil)
 	// Wake the workers when ctx ends, so that they stop taking jobs.
 	stop := context.AfterFunc(ctx, func() {
 		r.mu.Lock()
@@ -135,7 +140,7 @@ func Run(ctx context.Context, jobs []Job, opts Options, exec executor.Executor, 
 	if r.fatalErr != nil {
 		return res, r.fatalErr
 	}
-	if err := ctx.Err(); err != nil {
+	if err := parent.Err(); err != nil {
 		return res, fmt.Errorf("run builds: %w", err)
 	}
 	return res, nil
@@ -283,8 +288,7 @@ func (r *runner) setFatal(err error) {
 	defer r.mu.Unlock()
 	if r.fatalErr == nil {
 		r.fatalErr = err
+		r.cancel(err)
 	}
 	r.cond.Broadcast()
 }
-
-var errInterrupted = errors.New("interrupted")

@@ -442,3 +442,25 @@ func TestParallelSlots(t *testing.T) {
 		t.Fatalf("%v, %d failed: four builds in four slots did not run side by side", err, res.Failed())
 	}
 }
+
+func TestStateDirTroubleStopsTheRun(t *testing.T) {
+	fe := newFakeExec(t)
+	fe.behavior["a"] = buildsOK(t, "a")
+	opts := testOptions(t)
+	opts.StateDir = filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(opts.StateDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), []Job{job(t, "a", 0, 0), job(t, "b", 1, 0)}, opts, fe, nil)
+	if err == nil || !strings.Contains(err.Error(), "create log for x86_64 a") {
+		t.Fatalf("Run error = %v; want the log directory trouble", err)
+	}
+	for _, o := range res.Outcomes {
+		if o.Status != state.Pending {
+			t.Errorf("%s: %s; want pending", o.Job.Pkgname, o.Status)
+		}
+	}
+	if len(fe.started) != 0 {
+		t.Errorf("sessions started: %v", fe.started)
+	}
+}

@@ -19,8 +19,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -147,17 +145,18 @@ var shellVars = []string{"pkgname", "pkgver", "pkgrel", "pkgdesc", "url", "licen
 func dumpVars(fd int) string {
 	var b strings.Builder
 	for _, v := range shellVars {
-		fmt.Fprintf(&b, "printf '%%s\\t%%s\\n' %s \"$(printf %%s \"$%s\" | tr '\\n' ' ')\" >&%d\n", v, v, fd)
+		// Records end with \036 (RS): values may hold newlines.
+		fmt.Fprintf(&b, "printf '%%s\\t%%s\\036' %s \"$%s\" >&%d\n", v, v, fd)
 	}
 	return b.String()
 }
 
 func readMeta(b []byte) meta {
 	m := meta{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "\t"); ok {
-			m[k] = strings.TrimSpace(v)
+	for _, rec := range strings.Split(string(b), "\x1e") {
+		rec = strings.TrimLeft(rec, "\n")
+		if k, v, ok := strings.Cut(rec, "\t"); ok {
+			m[k] = strings.TrimSpace(strings.ReplaceAll(v, "\n", " "))
 		}
 	}
 	return m
@@ -329,7 +328,7 @@ echo ">>> $pkgname: running package()" >&2
 	for i, sp := range subs {
 		fmt.Fprintf(&script, `subpkgname=%q; subpkgdir="$pkgbasedir/%s"; mkdir -p "$subpkgdir"
 echo ">>> %s: running split function %s()" >&2
-(set -e; depends=""; cd "$srcdir"; %s; printf 'depends\t%%s\n' "$depends" >&%d; printf 'pkgdesc\t%%s\n' "$pkgdesc" >&%d)
+(set -e; depends=""; cd "$srcdir"; %s; printf 'depends\t%%s\036' "$depends" >&%d; printf 'pkgdesc\t%%s\036' "$pkgdesc" >&%d)
 `, sp.name, sp.name, sp.name, sp.fn, sp.fn, 4+i, 4+i)
 	}
 	env := []string{"startdir=" + startdir, "srcdir=" + srcdir, "pkgbasedir=" + pkgbase,
