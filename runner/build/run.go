@@ -28,7 +28,7 @@ type runner struct {
 	exec   executor.Executor
 	logger *slog.Logger
 
-	cancel   context.CancelCauseFunc // stops the run's builds on fatal trouble
+	cancel context.CancelCauseFunc // stops the run's builds on fatal trouble
 
 	mu       sync.Mutex
 	cond     *sync.Cond
