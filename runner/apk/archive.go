@@ -100,7 +100,7 @@ func ReadIndexArchive(b []byte, name string) (*Index, error) {
 	}
 	// The stream does not say which gzip member broke: look again, member
 	// by member, for the offset.
-	if _, _, gerr := inflateMembers(b); gerr != nil {
+	if _, gerr := splitMembers(b); gerr != nil {
 		return nil, fmt.Errorf("read index %q: %w", name, gerr)
 	}
 	return nil, fmt.Errorf("read index %q: member at offset %d: %w", name, off, err)

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // PkgInfo is the content of a package's .PKGINFO, the "key = value" file
@@ -233,32 +235,30 @@ func ReadPackageFile(b []byte, name string) (*PackageFile, error) {
 }
 
 func readPackageFile(b []byte, name string) (*PackageFile, error) {
-	members, plain, err := inflateMembers(b)
-	if err != nil {
-		return nil, err
-	}
 	pf := &PackageFile{Name: name, Size: int64(len(b)), Scripts: map[string][]byte{}}
-	offsets := make([]int, len(members))
-	for i := 1; i < len(members); i++ {
-		offsets[i] = offsets[i-1] + len(members[i-1])
+	ctl, end, err := pkgInflate(b, 0)
+	if err != nil {
+		return nil, pkgGzipError(b, err)
 	}
-	i := 0
+	ctlOff, members := 0, 1
 	// A first member that is no well-formed tar on its own is not a
 	// signature; reading it as the control member says what is wrong.
-	if sigName, _, ok, err := signatureTar(plain[0]); err == nil && ok {
-		pf.Signature, pf.SignatureName = members[0], sigName
-		i = 1
+	if sigName, _, ok, err := signatureTar(ctl); err == nil && ok {
+		pf.Signature, pf.SignatureName = b[:end], sigName
+		if end == len(b) {
+			return nil, errors.New("no control member after the signature")
+		}
+		ctlOff, members = end, 2
+		if ctl, end, err = pkgInflate(b, ctlOff); err != nil {
+			return nil, pkgGzipError(b, err)
+		}
 	}
-	switch n := len(members) - i; {
-	case n < 2:
-		return nil, fmt.Errorf("%d gzip members after the signature: want control and data", n)
-	case n > 2:
-		return nil, fmt.Errorf("gzip member %d at offset %d: unexpected member after control and data", i+3, offsets[i+2])
+	pf.Control = b[ctlOff:end]
+	dataOff := end
+	if dataOff == len(b) {
+		return nil, fmt.Errorf("no data member after the control member at offset %d", ctlOff)
 	}
-	pf.Control, pf.Data = members[i], members[i+1]
-	ctlOff, dataOff := offsets[i], offsets[i+1]
 
-	ctl, data := plain[i], plain[i+1]
 	items, err := tarReadAll(bytes.NewReader(ctl), func(string) bool { return true })
 	if err != nil {
 		return nil, fmt.Errorf("control member at offset %d: %w", ctlOff, err)
@@ -283,25 +283,68 @@ func readPackageFile(b []byte, name string) (*PackageFile, error) {
 		return nil, fmt.Errorf("control member at offset %d: no .PKGINFO", ctlOff)
 	}
 
+	// The data member is streamed through the tar reader, never held
+	// decompressed: packages can be large.
+	r := bytes.NewReader(b[dataOff:])
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, pkgGzipError(b, err)
+	}
+	zr.Multistream(false)
+	files, walkErr := readDataEntries(zr)
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return nil, pkgGzipError(b, err)
+	}
+	dataEnd := len(b) - r.Len()
+	pf.Data = b[dataOff:dataEnd]
 	if want := pf.Info.DataHash; want != "" {
 		sum := sha256.Sum256(pf.Data)
 		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want) {
 			return nil, fmt.Errorf("data member at offset %d: datahash mismatch: .PKGINFO says %s, the member's SHA-256 is %s", dataOff, want, got)
 		}
 	}
-	if pf.Files, err = readDataEntries(data); err != nil {
-		return nil, fmt.Errorf("data member at offset %d: %w", dataOff, err)
+	if walkErr != nil {
+		return nil, fmt.Errorf("data member at offset %d: %w", dataOff, walkErr)
 	}
+	if dataEnd != len(b) {
+		return nil, fmt.Errorf("gzip member %d at offset %d: unexpected member after control and data", members+2, dataEnd)
+	}
+	pf.Files = files
 	return pf, nil
+}
+
+// pkgInflate decompresses the gzip member of b at off and returns it with
+// the offset where the member ends.
+func pkgInflate(b []byte, off int) (plain []byte, end int, err error) {
+	r := bytes.NewReader(b[off:])
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	zr.Multistream(false)
+	var out bytes.Buffer
+	if _, err := out.ReadFrom(zr); err != nil {
+		return nil, 0, err
+	}
+	return out.Bytes(), len(b) - r.Len(), nil
+}
+
+// pkgGzipError turns a decompression error into one naming the member and
+// its offset, by splitting b again.
+func pkgGzipError(b []byte, err error) error {
+	if _, gerr := splitMembers(b); gerr != nil {
+		return gerr
+	}
+	return err
 }
 
 // readDataEntries lists the data tar and checks each regular file and
 // symlink against its SHA-1 PAX record where there is one, hashing the
 // content as it streams by.
-func readDataEntries(data []byte) ([]PackageEntry, error) {
+func readDataEntries(data io.Reader) ([]PackageEntry, error) {
 	var out []PackageEntry
 	h1 := sha1.New()
-	err := tarWalk(bytes.NewReader(data), func(h *tar.Header, body io.Reader) error {
+	err := tarWalk(data, func(h *tar.Header, body io.Reader) error {
 		e := PackageEntry{Name: h.Name, Typeflag: h.Typeflag, Mode: h.Mode & 0o7777, Size: h.Size,
 			Link: h.Linkname, SHA1: h.PAXRecords[tarChecksumKey]}
 		h1.Reset()

@@ -218,36 +218,6 @@ func tarReadAll(r io.Reader, keep func(name string) bool) ([]tarItem, error) {
 	return items, err
 }
 
-// inflateMembers is splitMembers that also returns each member's
-// decompressed bytes, so that a reader decompresses only once. Its errors
-// read like splitMembers'.
-func inflateMembers(b []byte) (raw, plain [][]byte, err error) {
-	r := bytes.NewReader(b)
-	off := 0
-	for r.Len() > 0 {
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, nil, fmt.Errorf("gzip member %d at offset %d: %w", len(raw)+1, off, err)
-		}
-		zr.Multistream(false)
-		var out bytes.Buffer
-		if _, err := out.ReadFrom(zr); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, nil, fmt.Errorf("gzip member %d at offset %d: %w", len(raw)+1, off, err)
-		}
-		end := len(b) - r.Len()
-		raw = append(raw, b[off:end])
-		plain = append(plain, out.Bytes())
-		off = end
-	}
-	if len(raw) == 0 {
-		return nil, nil, errors.New("empty file: no gzip member")
-	}
-	return raw, plain, nil
-}
-
 // gunzipMember decompresses one raw gzip member.
 func gunzipMember(m []byte) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(m))
