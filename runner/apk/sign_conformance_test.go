@@ -388,3 +388,42 @@ head -c -1024 sig.tar | gzip -n -9 > sig.tar.gz`
 		t.Errorf("apk verify exit %d", code)
 	}
 }
+
+// TestConformanceNoDataHash: apk agrees with our verifier on an old-style
+// package without a datahash: the signature must cover control and data.
+func TestConformanceNoDataHash(t *testing.T) {
+	d := newSigConfDir(t)
+	pkg := sigTestNoDataHash(t)
+	_, members := sigTestMembers(t, pkg)
+	s := sigTestSigner(t, 0)
+	whole, err := s.sign(pkg, pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	controlOnly, err := s.sign(members[0], pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysDir := d.key("keys", s, "")
+	k := sigTestKeyring(t, 0)
+	files := []string{d.write("whole.apk", whole), d.write("control-only.apk", controlOnly)}
+	got, _ := d.verifyLines(keysDir, files...)
+	for i, tc := range []struct {
+		name    string
+		b       []byte
+		ours    error
+		apkSays string
+	}{
+		{"signature over control and data", whole, nil, "0 - OK"},
+		{"signature over the control member only", controlOnly, ErrBadSignature, "BAD signature"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := k.VerifyPackage(tc.b, tc.name); !errors.Is(err, tc.ours) {
+				t.Errorf("our verifier: %v, want %v", err, tc.ours)
+			}
+			if !strings.HasSuffix(got[files[i]], tc.apkSays) {
+				t.Errorf("apk verify: %q, want %q", got[files[i]], tc.apkSays)
+			}
+		})
+	}
+}

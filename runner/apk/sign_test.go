@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // Test keys are 2048 bits (a 4096-bit key takes seconds to generate) and
@@ -654,4 +656,52 @@ func ExampleSigner_SignPackage() {
 	// Output:
 	// <nil>
 	// verify "hello-1.0-r0.apk": signed by unknown key "builder@example.org-6920a1b2.rsa.pub" (not in /etc/apk/keys)
+}
+
+// sigTestNoDataHash returns an old-style package whose .PKGINFO has no
+// datahash: control member (cut) and data member.
+func sigTestNoDataHash(t testing.TB) []byte {
+	t.Helper()
+	spec := sigTestSpec("old")
+	_, members := sigTestMembers(t, sigTestPackage(t, "old"))
+	info := spec.Info.Marshal()
+	var ctl bytes.Buffer
+	zw, err := gzipWriter(&ctl, gzip.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(tarHeader(tarEntry{Name: ".PKGINFO", Mode: 0o644, Size: int64(len(info)), Typeflag: '0', Magic: tarMagicPOSIX}))
+	zw.Write(info)
+	zw.Write(tarPadding(int64(len(info))))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return append(ctl.Bytes(), members[1]...)
+}
+
+// TestVerifyWithoutDataHash: for a package without a datahash, apk checks
+// the signature over control and data together; so does our verifier. The
+// signer refuses to sign such a package.
+func TestVerifyWithoutDataHash(t *testing.T) {
+	pkg := sigTestNoDataHash(t)
+	s := sigTestSigner(t, 0)
+	if _, err := s.SignPackage(pkg, "old.apk"); err == nil || !strings.Contains(err.Error(), "no datahash") {
+		t.Fatalf("SignPackage: err = %v, want a refusal", err)
+	}
+	whole, err := s.sign(pkg, pkg) // over control and data
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, members := sigTestMembers(t, pkg)
+	controlOnly, err := s.sign(members[0], pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := sigTestKeyring(t, 0)
+	if err := k.VerifyPackage(whole, "old.apk"); err != nil {
+		t.Fatalf("signature over control and data: %v", err)
+	}
+	if err := k.VerifyPackage(controlOnly, "old.apk"); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("signature over the control member only: %v, want %v", err, ErrBadSignature)
+	}
 }
