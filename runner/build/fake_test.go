@@ -1,11 +1,10 @@
 package build
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
-	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,140 +12,94 @@ import (
 
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/executor"
+	"github.com/apkfarm/apkfarm/runner/executor/fake"
 )
 
-// A minimal in-memory executor for the scheduling unit tests: a session's
-// "filesystem" is a map of the files copied in; Exec calls the test's
-// behaviour for the job (found from the sandbox's PKGNAME variable).
+// The unit tests run on the executor/fake backend with a scripted handler:
+// a session's root is a temporary directory; the handler plays the build
+// for the job (found from the sandbox's PKGNAME variable).
 
-type fakeBehavior func(ctx context.Context, s *fakeSession, req executor.ExecRequest) (int, error)
+// sess is what a behaviour sees of the session a command runs in.
+type sess struct {
+	root string
+	arch string
+}
+
+// put writes a file into $REPODEST, as a build would.
+func (s sess) put(name string, b []byte) error {
+	p := filepath.Join(s.root, guestRepoDest, "main", s.arch, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o644)
+}
+
+type fakeBehavior func(ctx context.Context, s sess, req executor.ExecRequest) (int, error)
 
 type fakeExec struct {
+	*fake.Executor
 	t        testing.TB
-	mu       sync.Mutex
-	behavior map[string]fakeBehavior // by pkgname; nil: build the expected packages
-	startErr map[string]error        // by Spec.ID prefix arch-pkgname
-	checkErr map[string]error        // by arch
-	open     int
-	started  []string // Spec.IDs in start order
-	sessions []*fakeSession
+	behavior map[string]fakeBehavior // by pkgname; nil: succeed without output
+	startErr map[string]error        // by Spec.ID prefix "arch-pkgname"
+
+	mu    sync.Mutex
+	roots map[string]bool
 }
 
-func newFakeExec(t testing.TB) *fakeExec {
-	return &fakeExec{t: t, behavior: map[string]fakeBehavior{}, startErr: map[string]error{}, checkErr: map[string]error{}}
+func newFakeExec(t testing.TB, opts ...fake.Option) *fakeExec {
+	f := &fakeExec{t: t, behavior: map[string]fakeBehavior{}, startErr: map[string]error{}, roots: map[string]bool{}}
+	f.Executor = fake.New(append([]fake.Option{fake.WithHandler(f.handle)}, opts...)...)
+	return f
 }
-
-func (f *fakeExec) Check(ctx context.Context, arch string) error { return f.checkErr[arch] }
 
 func (f *fakeExec) Start(ctx context.Context, spec executor.Spec) (executor.Session, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	for k, err := range f.startErr {
 		if strings.HasPrefix(spec.ID, k+"-") {
 			return nil, err
 		}
 	}
-	f.open++
-	f.started = append(f.started, spec.ID)
-	s := &fakeSession{f: f, spec: spec, files: map[string][]byte{}}
-	f.sessions = append(f.sessions, s)
-	return s, nil
+	return f.Executor.Start(ctx, spec)
 }
 
+func (f *fakeExec) handle(ctx context.Context, root string, req executor.ExecRequest) (int, error) {
+	f.mu.Lock()
+	f.roots[root] = true
+	f.mu.Unlock()
+	if b := f.behavior[env(req, "PKGNAME")]; b != nil {
+		return b(ctx, sess{root: root, arch: env(req, "CARCH")}, req)
+	}
+	return 0, nil
+}
+
+// openSessions counts the session roots still on disk: Close removes them.
 func (f *fakeExec) openSessions() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.open
+	n := 0
+	for r := range f.roots {
+		if _, err := os.Stat(r); err == nil {
+			n++
+		}
+	}
+	return n
 }
 
-type fakeSession struct {
-	f      *fakeExec
-	spec   executor.Spec
-	mu     sync.Mutex
-	files  map[string][]byte // path (no leading slash) -> content
-	execs  []executor.ExecRequest
-	closed bool
+// startedPkgs returns the pkgname of each session, in start order.
+func (f *fakeExec) startedPkgs() []string {
+	var out []string
+	for _, s := range f.Specs() {
+		out = append(out, strings.Split(s.ID, "-")[1])
+	}
+	return out
 }
 
-func (s *fakeSession) env(req executor.ExecRequest, key string) string {
+func env(req executor.ExecRequest, key string) string {
 	for _, kv := range req.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
 			return v
 		}
 	}
 	return ""
-}
-
-func (s *fakeSession) Exec(ctx context.Context, req executor.ExecRequest) (int, error) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return -1, errors.New("session closed")
-	}
-	s.execs = append(s.execs, req)
-	s.mu.Unlock()
-	if b := s.f.behavior[s.env(req, "PKGNAME")]; b != nil {
-		return b(ctx, s, req)
-	}
-	return 0, nil
-}
-
-func (s *fakeSession) CopyIn(ctx context.Context, dir string, r io.Reader) error {
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.files[h.Name] = b
-		s.mu.Unlock()
-	}
-}
-
-// put adds a file under $REPODEST (as a build would).
-func (s *fakeSession) put(name string, b []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.files[strings.TrimPrefix(guestRepoDest, "/")+"/main/"+s.spec.Arch+"/"+name] = b
-}
-
-func (s *fakeSession) CopyOut(ctx context.Context, path string, w io.Writer) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	prefix := strings.TrimPrefix(path, "/") + "/"
-	tw := tar.NewWriter(w)
-	for name, b := range s.files {
-		if !strings.HasPrefix(name, prefix) || strings.HasSuffix(name, "/") {
-			continue
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(name, prefix), Mode: 0o644, Size: int64(len(b))}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
-}
-
-func (s *fakeSession) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		s.f.mu.Lock()
-		s.f.open--
-		s.f.mu.Unlock()
-	}
-	return nil
 }
 
 // makeAPK returns an unsigned package.
@@ -162,26 +115,29 @@ func makeAPK(t testing.TB, name, version, arch string) []byte {
 	return b
 }
 
-// buildsOK is the behaviour of a good build: on the build command, put
-// the job's expected packages into $REPODEST.
+func isBuild(req executor.ExecRequest) bool {
+	return len(req.Argv) == 3 && req.Argv[0] == "/bin/sh" && strings.Contains(req.Argv[2], "build-cmd")
+}
+
+// buildsOK is the behaviour of a good build: on the build command, put the
+// packages into $REPODEST.
 func buildsOK(t testing.TB, pkgs ...string) fakeBehavior {
-	return func(ctx context.Context, s *fakeSession, req executor.ExecRequest) (int, error) {
+	return func(ctx context.Context, s sess, req executor.ExecRequest) (int, error) {
 		if isBuild(req) {
 			for _, p := range pkgs {
-				s.put(p+"-"+s.env(req, "PKGVER")+".apk", makeAPK(t, p, s.env(req, "PKGVER"), s.env(req, "CARCH")))
+				v := env(req, "PKGVER")
+				if err := s.put(p+"-"+v+".apk", makeAPK(t, p, v, s.arch)); err != nil {
+					return -1, err
+				}
 			}
 		}
 		return 0, nil
 	}
 }
 
-func isBuild(req executor.ExecRequest) bool {
-	return len(req.Argv) == 3 && req.Argv[0] == "/bin/sh" && strings.Contains(req.Argv[2], "build-cmd")
-}
-
 // failsWith prints lines and exits with code in the build phase.
 func failsWith(code int, lines ...string) fakeBehavior {
-	return func(ctx context.Context, s *fakeSession, req executor.ExecRequest) (int, error) {
+	return func(ctx context.Context, s sess, req executor.ExecRequest) (int, error) {
 		if isBuild(req) {
 			for _, l := range lines {
 				fmt.Fprintln(req.Stderr, l)
@@ -192,9 +148,9 @@ func failsWith(code int, lines ...string) fakeBehavior {
 	}
 }
 
-// hangs prints every `every` (never, when 0) until ctx ends, in the build.
+// hangs prints every `every` (never, when 0) in the build until ctx ends.
 func hangs(every time.Duration) fakeBehavior {
-	return func(ctx context.Context, s *fakeSession, req executor.ExecRequest) (int, error) {
+	return func(ctx context.Context, s sess, req executor.ExecRequest) (int, error) {
 		if !isBuild(req) {
 			return 0, nil
 		}
@@ -207,7 +163,7 @@ func hangs(every time.Duration) fakeBehavior {
 		for {
 			select {
 			case <-ctx.Done():
-				return 137, nil
+				return -1, ctx.Err()
 			case <-tick:
 				fmt.Fprintln(req.Stdout, "still working")
 			}
@@ -215,14 +171,15 @@ func hangs(every time.Duration) fakeBehavior {
 	}
 }
 
-func filesUnder(s *fakeSession, prefix string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// filesUnder lists the files below dir (relative names).
+func filesUnder(dir string) []string {
 	var out []string
-	for name := range s.files {
-		if strings.HasPrefix(name, prefix) && !strings.HasSuffix(name, "/") {
-			out = append(out, strings.TrimPrefix(name, prefix))
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
 		}
-	}
+		return nil
+	})
 	return out
 }

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/executor"
+	"github.com/apkfarm/apkfarm/runner/executor/fake"
 	"github.com/apkfarm/apkfarm/state"
 	"github.com/klauspost/compress/gzip"
 )
@@ -99,10 +101,7 @@ func TestScheduleOrderBlockingAndState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var order []string
-	for _, id := range fe.started {
-		order = append(order, strings.Split(id, "-")[1])
-	}
+	order := fe.startedPkgs()
 	if want := []string{"b", "c", "a", "d", "g"}; !slices.Equal(order, want) {
 		t.Errorf("start order %v; want %v (batches in order, longest critical path first)", order, want)
 	}
@@ -187,9 +186,30 @@ func TestScheduleOrderBlockingAndState(t *testing.T) {
 
 func TestLocalRepositoryOfferedToDependents(t *testing.T) {
 	fe := newFakeExec(t)
-	fe.behavior["lib"] = buildsOK(t, "lib", "lib-dev")
 	fe.behavior["mid"] = buildsOK(t, "mid")
-	fe.behavior["app"] = buildsOK(t, "app")
+	// What the sessions hold when their build command runs.
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	index := map[string][]byte{}
+	local := filepath.Join(guestLocal, "x86_64")
+	snapshot := func(next fakeBehavior) fakeBehavior {
+		return func(ctx context.Context, s sess, req executor.ExecRequest) (int, error) {
+			if isBuild(req) {
+				mu.Lock()
+				name := env(req, "PKGNAME")
+				seen[name] = filesUnder(filepath.Join(s.root, local))
+				slices.Sort(seen[name])
+				index[name], _ = os.ReadFile(filepath.Join(s.root, local, "APKINDEX.tar.gz"))
+				if _, err := os.Stat(filepath.Join(s.root, "home/build/aports/main", name, "APKBUILD")); err != nil {
+					seen[name+"/aport"] = []string{err.Error()}
+				}
+				mu.Unlock()
+			}
+			return next(ctx, s, req)
+		}
+	}
+	fe.behavior["lib"] = snapshot(buildsOK(t, "lib", "lib-dev"))
+	fe.behavior["app"] = snapshot(buildsOK(t, "app"))
 	lib := job(t, "lib", 0, 2)
 	lib.Packages = []string{"lib", "lib-dev"}
 	mid := job(t, "mid", 1, 1, "lib")
@@ -206,34 +226,28 @@ func TestLocalRepositoryOfferedToDependents(t *testing.T) {
 			t.Fatalf("%s: %s %s", o.Job.Pkgname, o.Status, o.Reason)
 		}
 	}
-	var appSess *fakeSession
-	for _, s := range fe.sessions {
-		if strings.Contains(s.spec.ID, "-app-") {
-			appSess = s
-		}
+	if want := []string{"APKINDEX.tar.gz", "lib-1.0-r0.apk", "lib-dev-1.0-r0.apk", "mid-1.0-r0.apk"}; !slices.Equal(seen["app"], want) {
+		t.Errorf("local repository of app = %v; want %v (transitive dependencies)", seen["app"], want)
 	}
-	local := strings.TrimPrefix(guestLocal, "/") + "/x86_64/"
-	got := filesUnder(appSess, local)
-	slices.Sort(got)
-	if want := []string{"APKINDEX.tar.gz", "lib-1.0-r0.apk", "lib-dev-1.0-r0.apk", "mid-1.0-r0.apk"}; !slices.Equal(got, want) {
-		t.Errorf("local repository of app = %v; want %v (transitive dependencies)", got, want)
-	}
-	idx, err := apk.ReadIndexArchive(appSess.files[local+"APKINDEX.tar.gz"], "APKINDEX.tar.gz")
+	idx, err := apk.ReadIndexArchive(index["app"], "APKINDEX.tar.gz")
 	if err != nil || len(idx.Packages) != 3 {
 		t.Fatalf("local index: %v, %+v", err, idx)
 	}
-	install := appSess.execs[0]
+	if len(seen["lib"]) != 0 {
+		t.Errorf("lib, with no dependencies, got a local repository: %v", seen["lib"])
+	}
+	if e := seen["app/aport"]; e != nil {
+		t.Errorf("aport not copied in where abuild finds its repo name: %v", e)
+	}
+	var install executor.ExecRequest
+	for _, e := range fe.Execs() {
+		if strings.Contains(e.SessionID, "-app-") {
+			install = e.Req
+			break
+		}
+	}
 	if !slices.Equal(install.Argv, []string{"apk", "add", "--no-progress", "--allow-untrusted", "--repository", guestLocal, "mid", "lib-dev"}) || !install.Network {
 		t.Errorf("install = %q network=%v", install.Argv, install.Network)
-	}
-	// The aport was copied in where abuild finds its repo name.
-	if _, ok := appSess.files["home/build/aports/main/app/APKBUILD"]; !ok {
-		t.Errorf("aport not copied in: %v", filesUnder(appSess, "home/build/aports"))
-	}
-	for _, s := range fe.sessions {
-		if strings.Contains(s.spec.ID, "-lib-") && len(filesUnder(s, local)) != 0 {
-			t.Error("lib, with no dependencies, got a local repository")
-		}
 	}
 }
 
@@ -255,7 +269,7 @@ func TestFailureClasses(t *testing.T) {
 		{name: "idle timeout", behavior: hangs(0), idle: 150 * time.Millisecond,
 			wantClass: state.ClassIdleTimeout, wantExit: -1, wantLog: "no output for 150ms: killing the build"},
 		{name: "start fails", startErr: errors.New("runc: no space left"), wantClass: state.ClassInfra, wantExit: -1, wantLog: "runc: no space left"},
-		{name: "exec fails", behavior: func(ctx context.Context, s *fakeSession, req executor.ExecRequest) (int, error) {
+		{name: "exec fails", behavior: func(ctx context.Context, s sess, req executor.ExecRequest) (int, error) {
 			return -1, errors.New("runc exec: broken pipe")
 		}, wantClass: state.ClassInfra, wantExit: -1},
 		{name: "native segfault", behavior: failsWith(139, "Segmentation fault"), wantClass: state.ClassBuildError, wantExit: 139},
@@ -323,14 +337,13 @@ func TestOutputCheck(t *testing.T) {
 			wantAccepted: 2, wantIgnored: []string{"p-dbg-1.0-r0.apk"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &fakeSession{spec: executor.Spec{Arch: "x86_64"}, files: map[string][]byte{}}
-			for n, b := range tc.files {
-				s.put(n, b)
-			}
 			var buf bytes.Buffer
-			if err := s.CopyOut(context.Background(), guestRepoDest, &buf); err != nil {
-				t.Fatal(err)
+			tw := tar.NewWriter(&buf)
+			for n, b := range tc.files {
+				tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "main/x86_64/" + n, Mode: 0o644, Size: int64(len(b))})
+				tw.Write(b)
 			}
+			tw.Close()
 			j := &Job{Arch: "x86_64", Version: "1.0-r0", Packages: []string{"p", "p-doc"}}
 			acc, ign, problems, err := checkOutputs(j, &buf)
 			if err != nil {
@@ -376,8 +389,7 @@ func TestCancelLeavesNothingRunning(t *testing.T) {
 }
 
 func TestUnusableArchStaysPending(t *testing.T) {
-	fe := newFakeExec(t)
-	fe.checkErr["aarch64"] = errors.New("qemu-aarch64 binfmt handler missing")
+	fe := newFakeExec(t, fake.WithCheckError("aarch64", errors.New("qemu-aarch64 binfmt handler missing")))
 	fe.behavior["p"] = buildsOK(t, "p")
 	a := job(t, "p", 0, 0)
 	b := job(t, "p", 0, 0)
@@ -421,7 +433,7 @@ func TestParallelSlots(t *testing.T) {
 	all := make(chan struct{})
 	go func() { wg.Wait(); close(all) }()
 	for _, n := range []string{"a", "b", "c", "d"} {
-		fe.behavior[n] = func(ctx context.Context, s *fakeSession, req executor.ExecRequest) (int, error) {
+		fe.behavior[n] = func(ctx context.Context, s sess, req executor.ExecRequest) (int, error) {
 			if isBuild(req) {
 				// Every build waits for the four to be building at once.
 				wg.Done()
@@ -431,7 +443,7 @@ func TestParallelSlots(t *testing.T) {
 					return 1, nil
 				}
 			}
-			return buildsOK(t, s.env(req, "PKGNAME"))(ctx, s, req)
+			return buildsOK(t, env(req, "PKGNAME"))(ctx, s, req)
 		}
 		jobs = append(jobs, job(t, n, 0, 0))
 	}
@@ -460,7 +472,7 @@ func TestStateDirTroubleStopsTheRun(t *testing.T) {
 			t.Errorf("%s: %s; want pending", o.Job.Pkgname, o.Status)
 		}
 	}
-	if len(fe.started) != 0 {
-		t.Errorf("sessions started: %v", fe.started)
+	if started := fe.startedPkgs(); len(started) != 0 {
+		t.Errorf("sessions started: %v", started)
 	}
 }
