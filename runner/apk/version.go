@@ -2,36 +2,40 @@ package apk
 
 import "strings"
 
-// Version order of apk-tools 2.14 (the version.c of libapk.so.2.14.0 that
-// Alpine ships as apk-tools 2.14.4).
+// Version order of apk-tools 2.14, as the apk 2.14.4 client of Alpine's
+// 20240923 minirootfs behaves (libapk.so.2.14.0; the conformance test
+// compares against it). Older apk releases read leading zeros differently
+// and had no digit limit.
 //
-// A version is read as a chain of tokens, each compared with its opposite
-// number in the other version:
+// A version is read as a chain of tokens, each compared with the token at
+// the same place in the other version:
 //
-//	digit{.digit}...{letter}{_suffix{number}}...{-rN}...
+//	digit{.digit}...{letter{digit}}{_suffix{number}}...{-rN}...
 //
 //   - The first number is compared numerically: 01 == 1.
 //   - A number after a dot with leading zeros is not a plain number: all
 //     zeros but the last become one token worth minus their count, and the
 //     rest (the last zero and the digits after it) is read as a number. So
 //     1.0 > 1.00 > 1.000, 1.05 > 1.005 and 1.05 < 1.4.
-//   - A number has at most 17 digits; a longer one makes the version
-//     invalid from there on.
+//   - A number has at most 17 digits; a longer one reads as -1 and makes
+//     the version invalid (100000000000000000 < 1).
 //   - A letter follows a number: 1.2a < 1.2b, and 1.2a > 1.2.
 //   - _alpha < _beta < _pre < _rc < (nothing) < _cvs < _svn < _git < _hg < _p.
 //     A suffix name is matched as a prefix (_alphax reads _alpha and then
-//     fails at x) and suffixes chain: 1.0_alpha1_p2.
+//     breaks at x) and suffixes chain: 1.0_alpha1_p2.
 //   - -rN is the package revision, compared numerically; apk 2.14 even
 //     accepts several (1-r1-r2).
+//   - A NUL byte ends the version, as it ends apk's C strings.
 //
-// When every token so far is equal and one version runs out or breaks
-// first, the longer one is greater, except that a pre-release suffix
-// (_alpha, _beta, _pre, _rc) or an unknown one makes it smaller, and a
-// version that turns invalid sorts below one that ends (1.2- < 1.2). Two
-// versions that turn invalid at the same token after equal values are equal
-// (1_foo == 1_bar). Invalid strings are still ordered, exactly as apk
-// orders them, so that sorting never depends on validity; ValidVersion says
-// whether apk would accept a version at all.
+// Where the tokens read so far are equal and the versions go on
+// differently, apk ranks what comes next, highest first: a byte that makes
+// the version invalid, a number after '.', a number after a letter or a
+// zero run, a letter, a suffix, a suffix number, -rN, the end. A pre-release
+// or unknown suffix ranks below all of them (1.0_rc1 < 1.0, 1_foo < 1). So
+// 1.2- > 1.2 and 1A > 1a, and two versions that break at the same place
+// after equal tokens are equal (1_foo == 1_bar, 1.0~abc == 1.0~abd).
+// Invalid strings are ordered exactly as apk orders them, so that sorting
+// never depends on validity; ValidVersion says whether apk accepts one.
 
 // verKind is the kind of token the version reader expects next. The order
 // of the values is what apk compares when one version runs out first.

@@ -103,6 +103,15 @@ var verOrderCases = []struct {
 	{"git snapshot", "0.0_git20240101", "0.0", 1},
 	{"kernel style", "6.6.52-r0", "6.6.9-r3", 1},
 	{"nul ends the version", "1.2\x00zzz", "1.2", 0},
+	{"rank junk above dot number", "1A", "1.0", 1},
+	{"rank dot number above letter", "1.0", "1a", 1},
+	{"rank digit after letter above suffix", "1a1", "1a_p", 1},
+	{"rank letter above post suffix", "1a", "1_p", 1},
+	{"rank post suffix above revision", "1_p", "1-r1", 1},
+	{"rank suffix number above revision", "1_p1", "1_p-r1", 1},
+	{"rank revision above end", "1-r0", "1", 1},
+	{"rank pre suffix below end", "1_alpha", "1", -1},
+	{"rank unknown suffix below revision", "1_foo", "1-r0", -1},
 }
 
 func TestCompareVersions(t *testing.T) {
