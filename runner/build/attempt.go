@@ -210,6 +210,13 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 		return attemptEnd{}, true
 	}
 
+	if r.opts.User != "" {
+		// The copies are root's: hand the build's directories to the user.
+		if e, ok := run("hand the build directories to "+r.opts.User, executor.ExecRequest{
+			Argv: []string{"chown", "-R", r.opts.User, guestHome}, Env: env}); !ok {
+			return e
+		}
+	}
 	if len(j.BuildDeps) > 0 {
 		argv := []string{"apk", "add", "--no-progress", "--allow-untrusted"}
 		if local := r.localFor(j); len(local) > 0 {

@@ -340,8 +340,10 @@ func TestRealChainBothArches(t *testing.T) {
 	if got := packageFile(t, r.stateDir, "staging/aarch64/liba-1.0-r0.apk", "usr/share/liba/machine"); got != "aarch64\n" {
 		t.Errorf("aarch64 build ran on %q; want aarch64 (qemu)", got)
 	}
-	if l := leftovers(t, r.workDir, "-"); len(l) > 0 {
-		t.Errorf("left behind: %v", l)
+	for _, name := range []string{"-liba-", "-libb-", "-app-"} {
+		if l := leftovers(t, r.workDir, name); len(l) > 0 {
+			t.Errorf("left behind: %v", l)
+		}
 	}
 }
 
@@ -664,5 +666,24 @@ func runDirect(b *testing.B, hostBin, aport string) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "packages", "main", "x86_64", "empty-1.0-r0.apk")); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// TestRealBuildAsUser: with Options.User the prepare and build commands
+// run unprivileged (dependencies are still installed as root).
+func TestRealBuildAsUser(t *testing.T) {
+	r := newReal(t, "x86_64")
+	r.opts.User = "65534:65534" // nobody in the minirootfs
+	j := fjob(t, "x86_64", "unprivileged", "1.0-r0", 0)
+	res, err := Run(context.Background(), []Job{j}, r.opts, r.exec, r.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := res.Outcomes[0]
+	if o.Status != state.Built {
+		t.Fatalf("%s %s\n%s", o.Status, o.Reason, readLog(t, r.stateDir, o.Attempt))
+	}
+	if got := packageFile(t, r.stateDir, o.Packages[0], "usr/share/unprivileged/uid"); got != "65534\n" {
+		t.Errorf("built as uid %q; want 65534", got)
 	}
 }

@@ -86,6 +86,7 @@ func Run(ctx context.Context, jobs []Job, opts Options, exec executor.Executor, 
 			for _, n := range ns {
 				n.done = true
 				n.out.Reason = "executor unusable for " + arch + ": " + err.Error()
+				opts.Progress.Finished(n.out)
 			}
 			continue
 		}
