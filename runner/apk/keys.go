@@ -155,7 +155,7 @@ func GenerateKey(bits int) (*rsa.PrivateKey, error) {
 
 // KeyBaseName returns the abuild-keygen name of a key made at t: the name,
 // a dash and the Unix time in lower-case hex (printf "%x" $(date +%s)),
-// which is 8 digits from 2004 to 2106. The private key file is this plus
+// which is 8 digits from 1978 to 2106. The private key file is this plus
 // ".rsa"; the public key file, and so the key name in signatures, is this
 // plus ".rsa.pub".
 func KeyBaseName(name string, t time.Time) string {
