@@ -220,8 +220,13 @@ func CompareVersions(a, b string) int {
 // either direction (apk 2.14: "1" ~ "1.2" and "1.2.3" ~ "1.2").
 func verCompare(a, b string, fuzzy bool) int {
 	if a == b {
-		return 0 // apk reads both the same way to the same end
+		return 0 // verCompareTokens(a, a) is 0 for every a (FuzzVersion checks)
 	}
+	return verCompareTokens(a, b, fuzzy)
+}
+
+// verCompareTokens is verCompare without the short cut for equal strings.
+func verCompareTokens(a, b string, fuzzy bool) int {
 	ak, bk := verDigit, verDigit
 	var av, bv int64
 	ap, bp := 0, 0
