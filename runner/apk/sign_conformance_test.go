@@ -427,3 +427,25 @@ func TestConformanceNoDataHash(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceAlpineKeys: the release keys Alpine ships in
+// /etc/apk/keys all load as a Keyring, named by their file names.
+func TestConformanceAlpineKeys(t *testing.T) {
+	dir := filepath.Join(alpinetest.Rootfs(t, "x86_64"), "etc/apk/keys")
+	k, err := LoadKeyring(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := k.Names()
+	if len(names) < 3 {
+		t.Fatalf("%d keys: %q", len(names), names)
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "alpine-devel@lists.alpinelinux.org-") || !strings.HasSuffix(n, ".rsa.pub") {
+			t.Errorf("unexpected key name %q", n)
+		}
+		if bits := k.keys[n].N.BitLen(); bits < 2048 {
+			t.Errorf("%s: %d bits", n, bits)
+		}
+	}
+}
