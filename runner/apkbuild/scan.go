@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -35,7 +35,8 @@ type ScanOptions struct {
 	// these globs ("device/archived").
 	Exclude []string
 	// CacheDir, when set, holds evaluated results keyed by the APKBUILD's
-	// content (see cache.go); an unchanged APKBUILD is not evaluated again.
+	// content and file stamp (see cache.go); an unchanged APKBUILD is not
+	// evaluated again.
 	CacheDir string
 	// Jobs is the number of aports evaluated at once (default: all cores).
 	Jobs int
@@ -117,12 +118,12 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
-	var cache *diskCache
+	var cache *indexCache
 	if opts.CacheDir != "" {
-		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-			return nil, fmt.Errorf("scan aports: create cache: %w", err)
+		var err error
+		if cache, err = openIndexCache(opts.CacheDir, root); err != nil {
+			return nil, err
 		}
-		cache = &diskCache{dir: opts.CacheDir}
 	}
 	start := time.Now()
 	dirs, err := findAports(root, opts.Include, opts.Exclude)
@@ -156,6 +157,11 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scan aports: %w", err)
+	}
+	if cache != nil {
+		if err := cache.save(len(opts.Include)+len(opts.Exclude) > 0); err != nil {
+			log.Warn("apkbuild cache not saved", "dir", opts.CacheDir, "err", err)
+		}
 	}
 	out := &ScanResult{Aports: map[string][]*Aport{}, Evaluated: int(evaluated.Load()), Cached: int(cached.Load())}
 	for ai, arch := range opts.Arches {
@@ -235,7 +241,7 @@ func matchAny(globs []string, rel string) bool {
 
 // scanOne reads, and evaluates or finds in the cache, one aport for every
 // arch. hit reports that nothing had to be evaluated.
-func scanOne(ctx context.Context, root, rel string, opts ScanOptions, cache *diskCache) (res []*Aport, hit bool) {
+func scanOne(ctx context.Context, root, rel string, opts ScanOptions, cache *indexCache) (res []*Aport, hit bool) {
 	limits := opts.Limits.withDefaults()
 	res = make([]*Aport, len(opts.Arches))
 	name := path.Join(rel, "APKBUILD")
@@ -247,35 +253,54 @@ func scanOne(ctx context.Context, root, rel string, opts ScanOptions, cache *dis
 		}
 		return res, false
 	}
-	src, err := readAPKBUILD(filepath.Join(root, filepath.FromSlash(rel)), limits.MaxFileSize)
+	file := filepath.Join(root, filepath.FromSlash(rel), "APKBUILD")
+	fi, err := os.Lstat(file)
+	if err != nil {
+		return failAll("", fmt.Sprintf("%s: read APKBUILD: %v", name, err))
+	}
+	if !fi.Mode().IsRegular() {
+		// A symbolic link could point outside the tree.
+		return failAll("", fmt.Sprintf("%s: read APKBUILD: not a regular file (mode %v)", name, fi.Mode().Type()))
+	}
+	stamp := stampOf(fi)
+	var entry *cacheEntry
+	if cache != nil {
+		entry = cache.lookup(rel, stamp)
+	}
+	if entry != nil && fromCache(entry, opts.Arches, res) {
+		cache.keep(entry, false)
+		return res, true
+	}
+	src, err := readAPKBUILD(file, limits.MaxFileSize)
 	if err != nil {
 		return failAll("", fmt.Sprintf("%s: read APKBUILD: %v", name, err))
 	}
 	sum := sha256.Sum256(src)
 	hash := hex.EncodeToString(sum[:])
-	key := cacheKey(rel, hash)
-	var entry map[string]*Aport
+	fresh := &cacheEntry{rel: rel, hash: hash, stamp: stamp, results: map[string][]byte{}}
 	if cache != nil {
-		entry = cache.get(key)
-	}
-	missing := false
-	for i, arch := range opts.Arches {
-		if a := entry[arch]; a != nil {
-			res[i] = a
-		} else {
-			missing = true
+		if old := cache.byHash(rel, hash); old != nil {
+			// Same content, new stamp (touched, checked out again).
+			for arch, b := range old.results {
+				fresh.results[arch] = b
+			}
+			if fromCache(fresh, opts.Arches, res) {
+				cache.keep(fresh, true)
+				return res, true
+			}
 		}
 	}
-	if !missing {
-		return res, true
+	for i := range res {
+		res[i] = nil
 	}
 	f, perr := ParseLimits(rel, src, limits)
-	if entry == nil {
-		entry = map[string]*Aport{}
-	}
+	evaluated := false
 	for i, arch := range opts.Arches {
-		if res[i] != nil {
-			continue
+		if b, ok := fresh.results[arch]; ok {
+			if a, err := decodeAport(b); err == nil {
+				res[i] = a
+				continue
+			}
 		}
 		var a *Aport
 		if perr != nil {
@@ -287,24 +312,43 @@ func scanOne(ctx context.Context, root, rel string, opts ScanOptions, cache *dis
 		if ctx.Err() != nil {
 			return res, false // cancelled: do not cache a result cut short
 		}
+		evaluated = true
 		res[i] = a
 		if !strings.Contains(a.Error, timeLimitMsg) {
-			entry[arch] = a // a time limit depends on the machine's load: try again next time
+			fresh.results[arch] = encodeAport(a) // a time limit depends on the machine's load: try again next time
 		}
 	}
 	if cache != nil {
-		if err := cache.put(key, entry); err != nil && opts.Logger != nil {
-			opts.Logger.Warn("write apkbuild cache", "path", rel, "err", err)
-		}
+		cache.keep(fresh, true)
 	}
-	return res, false
+	return res, !evaluated
 }
 
-// readAPKBUILD reads dir/APKBUILD, refusing a symbolic link (it could
-// point outside the tree) and anything larger than limit.
-func readAPKBUILD(dir string, limit int) ([]byte, error) {
-	p := filepath.Join(dir, "APKBUILD")
-	fi, err := os.Lstat(p)
+// fromCache fills res from the entry's results; false when an arch is
+// missing or does not decode.
+func fromCache(e *cacheEntry, arches []string, res []*Aport) bool {
+	for i, arch := range arches {
+		b, ok := e.results[arch]
+		if !ok {
+			return false
+		}
+		a, err := decodeAport(b)
+		if err != nil {
+			return false
+		}
+		res[i] = a
+	}
+	return true
+}
+
+// readAPKBUILD reads an APKBUILD, refusing anything larger than limit.
+func readAPKBUILD(p string, limit int) ([]byte, error) {
+	fh, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
 	if err != nil {
 		return nil, err
 	}
@@ -314,11 +358,6 @@ func readAPKBUILD(dir string, limit int) ([]byte, error) {
 	if fi.Size() > int64(limit) {
 		return nil, fmt.Errorf("%d bytes is over the limit of %d", fi.Size(), limit)
 	}
-	fh, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
 	b, err := io.ReadAll(io.LimitReader(fh, int64(limit)+1))
 	if err != nil {
 		return nil, err
@@ -375,73 +414,4 @@ func duplicates(byArch map[string][]*Aport) []Duplicate {
 		return strings.Join(out[i].Paths, " ") < strings.Join(out[j].Paths, " ")
 	})
 	return out
-}
-
-// diskCache stores, per cache key, the results of one APKBUILD for the
-// arches evaluated so far, one JSON file per key, written atomically.
-type diskCache struct{ dir string }
-
-// cacheFormat changes when the file layout changes.
-const cacheFormat = 1
-
-type cacheEntry struct {
-	Format    int               `json:"format"`
-	Evaluator string            `json:"evaluator"`
-	Results   map[string]*Aport `json:"results"`
-}
-
-// cacheKey covers the content, the aport's path ($startdir depends on it),
-// the cache format and the evaluator version.
-func cacheKey(rel, hash string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%s", cacheFormat, EvaluatorVersion, rel, hash)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func (c *diskCache) file(key string) string {
-	return filepath.Join(c.dir, key[:2], key[2:]+".json")
-}
-
-func (c *diskCache) get(key string) map[string]*Aport {
-	b, err := os.ReadFile(c.file(key))
-	if err != nil {
-		return nil
-	}
-	var e cacheEntry
-	if json.Unmarshal(b, &e) != nil || e.Format != cacheFormat || e.Evaluator != EvaluatorVersion {
-		return nil
-	}
-	for _, a := range e.Results {
-		normalize(a)
-	}
-	return e.Results
-}
-
-func (c *diskCache) put(key string, results map[string]*Aport) error {
-	b, err := json.Marshal(cacheEntry{Format: cacheFormat, Evaluator: EvaluatorVersion, Results: results})
-	if err != nil {
-		return err
-	}
-	p := c.file(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }
