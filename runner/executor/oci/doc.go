@@ -16,7 +16,9 @@
 // (runc brings the new namespace's loopback up). No user namespace: a build
 // is root inside the container and the host's uid 0 outside, with the
 // capability set cut to what apk and abuild need (see Capabilities),
-// no_new_privileges, runc's default masked and read-only paths, and memory
+// no_new_privileges, a seccomp filter refusing new namespaces, the keyring,
+// BPF and the like (see seccomp.go), runc's default masked and read-only
+// paths, and memory
 // and pids limits in a cgroup under the runner's own when the host has the
 // controllers. With the pid namespace, killing the container's init kills
 // every process of the command.

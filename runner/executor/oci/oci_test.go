@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -402,5 +403,89 @@ func TestNameResolution(t *testing.T) {
 	}
 	if b, _ := os.ReadFile("/etc/resolv.conf"); !bytes.Equal(b, host) {
 		t.Errorf("the host's resolv.conf changed")
+	}
+}
+
+// TestSyscallFilter: a build cannot make a user namespace (the way to
+// regain capabilities and reach kernel code meant for root) or touch the
+// kernel keyring, while ordinary process creation still works.
+func TestSyscallFilter(t *testing.T) {
+	requireRunc(t, "x86_64")
+	e := newTestExecutor(t)
+	s, err := e.Start(context.Background(), executor.Spec{ID: "seccomp", Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for script, wantOK := range map[string]bool{
+		"unshare -U true":                 false,
+		"unshare -U -r id":                false,
+		"unshare -n true":                 false,
+		"nsenter -t 1 -n true":            false,
+		"sh -c 'sleep 0 & wait' && true":  true,
+		"echo a | sort | uniq | wc -l":    true,
+		"chown 1:1 /tmp && ls -ld /tmp":   true,
+		"ln -s /x /tmp/l && rm /tmp/l":    true,
+		"adduser -D b && su b -c 'id -u'": true,
+	} {
+		var stderr bytes.Buffer
+		code, err := s.Exec(context.Background(), executor.ExecRequest{Argv: []string{"sh", "-c", script}, Stderr: &stderr, Stdout: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (code == 0) != wantOK {
+			t.Errorf("%s: exit %d (%s), want success=%v", script, code, strings.TrimSpace(stderr.String()), wantOK)
+		}
+	}
+}
+
+// TestCloneNamespacesRefused runs a static Go program (testdata/clonens)
+// that asks clone(2) for each kind of namespace: all refused, a plain
+// child fine.
+func TestCloneNamespacesRefused(t *testing.T) {
+	requireRunc(t, "x86_64")
+	alpinetest.RequireCommand(t, "go", "the Go toolchain")
+	bin := filepath.Join(t.TempDir(), "clonens")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/clonens")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build clonens: %v\n%s", err, out)
+	}
+	body, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "clonens", Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write(body)
+	tw.Close()
+	e := newTestExecutor(t)
+	s, err := e.Start(context.Background(), executor.Spec{ID: "clonens", Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CopyIn(context.Background(), "/opt", &tb); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code, err := s.Exec(context.Background(), executor.ExecRequest{Argv: []string{"/opt/clonens"}, Stdout: &out, Stderr: &out})
+	if err != nil || code != 0 {
+		t.Fatalf("clonens: %d %v\n%s", code, err, out.String())
+	}
+	got := out.String()
+	lines := map[string]string{}
+	for _, l := range strings.Split(got, "\n") {
+		k, v, _ := strings.Cut(l, ": ")
+		lines[k] = v
+	}
+	for _, ns := range []string{"user", "net", "mnt", "pid", "uts", "ipc"} {
+		if !strings.HasSuffix(lines[ns], "operation not permitted") {
+			t.Errorf("clone with a new %s namespace was not refused:\n%s", ns, got)
+		}
+	}
+	if lines["plain"] != "ok" {
+		t.Errorf("a plain child failed:\n%s", got)
 	}
 }

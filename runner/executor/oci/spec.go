@@ -135,6 +135,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
 				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
 			},
+			Seccomp:       seccompProfile(),
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
 			Resources: &specs.LinuxResources{
