@@ -254,6 +254,15 @@ func TestVerifyFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A whole gzip member whose tar entry is shorter than its header says.
+	var short bytes.Buffer
+	zw, err := gzipWriter(&short, gzip.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(tarHeader(tarEntry{Name: ".SIGN.RSA256.test0.rsa.pub", Mode: 0o644, Size: 512, Typeflag: '0', Magic: tarMagicPOSIX}))
+	zw.Write(make([]byte, 256))
+	zw.Close()
 	k := sigTestKeyring(t, 0)
 	for _, tc := range []struct {
 		name    string
@@ -281,7 +290,9 @@ func TestVerifyFailures(t *testing.T) {
 			ErrBadSignature, "signature does not match"},
 		{"only an unsupported signature type", append(bytes.Clone(dsaSig), pkg...), k, (*Keyring).Verify,
 			ErrNoSignature, `only signatures of unsupported types [".SIGN.DSA.test0.rsa.pub"]`},
-		{"truncated signature member", signedPkg[:sigLen/2], k, (*Keyring).Verify, nil, "gzip member 1 at offset 0"},
+		{"truncated signature member", signedPkg[:sigLen/2], k, (*Keyring).Verify, nil, "gzip member 1 at offset 0: unexpected EOF"},
+		{"signature entry shorter than its header", append(short.Bytes(), pkg...), k, (*Keyring).Verify, nil,
+			"gzip member 1 at offset 0: read tar entry"},
 		{"deflate stream damaged", sigTestFlip(signedPkg, sigLen+ctlLen/2), k, (*Keyring).Verify, nil, "gzip member 2"},
 		{"package given as index", signedPkg, k, (*Keyring).VerifyIndex, nil, "this is a package"},
 		{"index given as package", signedIndex, k, (*Keyring).VerifyPackage, nil, "this is an index"},
