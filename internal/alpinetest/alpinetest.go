@@ -197,7 +197,9 @@ func extract(arch string) (string, error) {
 	return dir, nil
 }
 
-// Mount binds a host path into the sandbox.
+// Mount binds a host path into the sandbox. The rootfs is bound read-only,
+// so Guest must be a directory that exists in it (/mnt, /srv, /opt, /home,
+// /media) or lie under the fresh /tmp.
 type Mount struct {
 	Host, Guest string
 	Writable    bool
