@@ -27,7 +27,11 @@ type Executor interface {
 type Session interface {
 	// Exec runs one command to completion. A non-zero exit is a result
 	// (exitCode), not an error; err is for trouble with the sandbox itself.
-	// Cancelling ctx kills the command and everything it started.
+	// A program that cannot be found exits 127 and one that cannot be
+	// executed 126, as in a shell. Cancelling ctx kills the command and
+	// everything it started; Exec then returns an error wrapping ctx.Err().
+	// Malformed requests (empty Argv, relative Dir, an Env entry without
+	// "=", a User that is not numeric "uid:gid") are errors.
 	Exec(ctx context.Context, req ExecRequest) (exitCode int, err error)
 	// CopyIn unpacks a tar stream into dir inside the sandbox.
 	CopyIn(ctx context.Context, dir string, tar io.Reader) error

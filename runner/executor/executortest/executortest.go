@@ -127,9 +127,12 @@ func (h *harness) exitCodes(t *testing.T) {
 			t.Errorf("sh -c %q exited %d, want %d", tc.script, r.code, tc.want)
 		}
 	}
-	r := run(t, s, executor.ExecRequest{Argv: []string{"/no/such/program"}})
-	if r.err == nil && r.code == 0 {
-		t.Errorf("a missing program succeeded")
+	// A program that cannot be run is the command's failure, as in a shell.
+	for argv, want := range map[string]int{"/no/such/program": 127, "no-such-program": 127, "/etc/hosts": 126} {
+		r := run(t, s, executor.ExecRequest{Argv: []string{argv}})
+		if r.err != nil || r.code != want {
+			t.Errorf("Exec(%s) = %d, %v; want exit %d and no error", argv, r.code, r.err, want)
+		}
 	}
 }
 

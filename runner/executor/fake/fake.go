@@ -207,9 +207,12 @@ func HostProcess(ctx context.Context, root string, req executor.ExecRequest) (in
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
-		var ee *exec.Error
-		if errors.As(err, &ee) {
-			return 127, nil // as a shell reports a missing program
+		// As a shell reports them: 127 not found, 126 not executable.
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return 127, nil
+		}
+		if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.ENOEXEC) {
+			return 126, nil
 		}
 		return -1, err
 	}

@@ -140,6 +140,9 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 		return ee.ExitCode(), nil
 	}
 	s.remove(name)
+	if code, ok := execFailure(logFile); ok {
+		return code, nil // runc has said why on the command's stderr
+	}
 	return -1, fmt.Errorf("exec %q: %s run %s: %w%s", req.Argv, s.e.cfg.runtime, name, werr, runtimeLog(logFile))
 }
 
@@ -178,6 +181,23 @@ func (s *session) remove(name string) {
 	if err != nil && !strings.Contains(string(out), "does not exist") {
 		s.log.Warn("runtime delete", "container", name, "err", err, "out", strings.TrimSpace(string(out)))
 	}
+}
+
+// execFailure recognises runc failing to exec the command itself (a
+// missing program, a file that is not executable): that is the command's
+// result, 127 or 126 as a shell reports it, not trouble with the sandbox.
+func execFailure(logFile string) (int, bool) {
+	msg := runtimeLog(logFile)
+	if !strings.Contains(msg, `unable to start container process: exec: "`) {
+		return 0, false
+	}
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127, true
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+		return 126, true
+	}
+	return 0, false
 }
 
 // runtimeLog returns the error lines of runc's JSON log, for an error.
