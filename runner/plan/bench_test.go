@@ -3,7 +3,9 @@ package plan
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
@@ -83,14 +85,26 @@ func BenchmarkCompute(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var p *Plan
+			start := cpuTime(b)
 			for b.Loop() {
 				var err error
 				if p, err = Compute(in); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64((cpuTime(b)-start).Milliseconds())/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(float64(p.Arches[0].Counts.Builds), "builds/arch")
 			b.ReportMetric(float64(p.Batches), "batches")
 		})
 	}
+}
+
+// cpuTime is the process's CPU time (user + system): per operation it is
+// disturbed less than wall time by other load on a shared machine.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

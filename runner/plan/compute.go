@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
@@ -13,20 +14,20 @@ import (
 
 // archState is one arch's inputs, indexed.
 type archState struct {
-	arch   string
-	plan   *ArchPlan
-	aports []*apkbuild.Aport // every aport, sorted by path; duplicates made invalid
-	valid  []bool            // aports[i] was read and applies to the arch
+	arch     string
+	plan     *ArchPlan
+	aports   []*apkbuild.Aport // every aport, sorted by path; duplicates made invalid
+	valid    []bool            // aports[i] was read and applies to the arch
+	noarchAt []bool            // aports[i] is noarch
 	// node holds the build node of each aport, or -1.
 	node      []int
 	byPkgname map[string]int // pkgname → aport index (every aport)
 	byPath    map[string]int
 	tree      *names // valid, applicable aports: pkgnames, due subpackages, provides; built on first use
 	pub       *apk.Index
-	published *names // built on first use
+	published *indexNames
 	byOrigin  map[string][]*apk.Package
-	upstream  []*apk.Index
-	upNames   []*names // built on first use
+	upNames   []*indexNames
 	resolved  map[string]target
 	noarch    []pendingCopy // noarch aports due here, built on the native arch
 }
@@ -87,20 +88,32 @@ func Compute(in Input) (*Plan, error) {
 		ap := &ArchPlan{Arch: arch, Builds: []*Build{}, Copies: []*Copy{}, Blocked: []*Blocked{},
 			Removed: []*Removed{}, Cycles: []*Cycle{}, Invalid: []*Invalid{}}
 		out.Arches = append(out.Arches, ap)
-		if msg := in.ArchErrors[arch]; msg != "" {
-			ap.Error = msg
+		ap.Error = in.ArchErrors[arch]
+	}
+	var wg sync.WaitGroup
+	states := make([]*archState, len(out.Arches))
+	for i, ap := range out.Arches {
+		if ap.Error != "" {
 			continue
 		}
-		p.states[arch] = newArchState(arch, ap, in.Aports[arch], in.Published[arch], in.Upstream[arch])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			states[i] = newArchState(ap.Arch, ap, in.Aports[ap.Arch], in.Published[ap.Arch], in.Upstream[ap.Arch])
+		}()
+	}
+	wg.Wait()
+	for i, ap := range out.Arches {
+		if states[i] != nil {
+			p.states[ap.Arch] = states[i]
+		}
 	}
 	// The native arch first, so that other arches can point at its noarch
 	// builds.
 	for _, arch := range p.archOrder() {
 		p.decide(p.states[arch])
 	}
-	for id := range p.nodes {
-		p.resolveNode(id)
-	}
+	p.resolveAll()
 	if err := p.selectOnly(); err != nil {
 		return nil, err
 	}
@@ -128,7 +141,7 @@ func (p *planner) archOrder() []string {
 }
 
 func newArchState(arch string, ap *ArchPlan, aports []*apkbuild.Aport, pub *apk.Index, up []*apk.Index) *archState {
-	s := &archState{arch: arch, plan: ap, upstream: up, resolved: map[string]target{}}
+	s := &archState{arch: arch, plan: ap, resolved: map[string]target{}}
 	s.aports = append([]*apkbuild.Aport(nil), aports...)
 	sort.SliceStable(s.aports, func(i, j int) bool { return s.aports[i].Path < s.aports[j].Path })
 	s.valid = make([]bool, len(s.aports))
@@ -156,10 +169,16 @@ func newArchState(arch string, ap *ArchPlan, aports []*apkbuild.Aport, pub *apk.
 			s.byPkgname[a.Pkgname] = i
 		}
 	}
+	s.noarchAt = make([]bool, len(s.aports))
 	for i, a := range s.aports {
 		s.valid[i] = a.Error == "" && a.Applies
+		s.noarchAt[i] = a.Noarch()
 	}
 	s.pub = pub
+	s.published = newIndexNames(pub)
+	for _, idx := range up {
+		s.upNames = append(s.upNames, newIndexNames(idx))
+	}
 	s.byOrigin = map[string][]*apk.Package{}
 	if pub != nil {
 		for _, rec := range pub.Packages {
@@ -198,15 +217,6 @@ func (s *archState) treeNames() *names {
 		}
 	}
 	return s.tree
-}
-
-// pubNames indexes the published index by name and provides, on first
-// use.
-func (s *archState) pubNames() *names {
-	if s.published == nil {
-		s.published = indexNames(s.pub)
-	}
-	return s.published
 }
 
 // decide classifies every aport of the arch, makes nodes for those due for
@@ -324,6 +334,27 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// resolveAll resolves the dependencies of every node, one goroutine per
+// arch: an arch's name indexes and memo are its own, and what is read
+// across arches (the native arch's nodes) no longer changes.
+func (p *planner) resolveAll() {
+	byArch := map[*archState][]int{}
+	for id, n := range p.nodes {
+		byArch[n.s] = append(byArch[n.s], id)
+	}
+	var wg sync.WaitGroup
+	for _, ids := range byArch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, id := range ids {
+				p.resolveNode(id)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // resolveNode turns the aport's build dependencies into edges, missing
 // names and names assumed to come from upstream.
 func (p *planner) resolveNode(id int) {
@@ -358,8 +389,8 @@ func (p *planner) resolveNode(id int) {
 // nodeOf returns the build node of aport i of s: for a noarch aport, its
 // node on the native arch. -1 when it is not built.
 func (p *planner) nodeOf(s *archState, i int) int {
-	a := s.aports[i]
-	if a.Noarch() && s.arch != p.native {
+	if s.noarchAt[i] && s.arch != p.native {
+		a := s.aports[i]
 		ns := p.states[p.native]
 		if ns == nil {
 			return -1
@@ -398,14 +429,11 @@ func (s *archState) resolve(name string) target {
 func (s *archState) resolveIndexes(name string) bool { return s.indexLookup(name) != nil }
 
 func (s *archState) indexLookup(name string) *apk.Package {
-	if pr, ok := s.pubNames().lookup(name); ok {
+	if pr, ok := s.published.lookup(name); ok {
 		return pr.rec
 	}
-	for i, idx := range s.upstream {
-		if i >= len(s.upNames) {
-			s.upNames = append(s.upNames, indexNames(idx))
-		}
-		if pr, ok := s.upNames[i].lookup(name); ok {
+	for _, x := range s.upNames {
+		if pr, ok := x.lookup(name); ok {
 			return pr.rec
 		}
 	}

@@ -61,20 +61,53 @@ func (n *names) lookup(name string) (provider, bool) {
 	return p, ok
 }
 
-// indexNames indexes an APKINDEX's records by name and provides.
-func indexNames(idx *apk.Index) *names {
+// indexNames indexes an APKINDEX's records by name and, separately, by
+// provides, each map built on its first use: most dependency names are
+// package names, and the provides of a large index are many.
+type indexNames struct {
+	idx      *apk.Index
+	exact    map[string]provider
+	provides map[string]provider
+}
+
+func newIndexNames(idx *apk.Index) *indexNames {
 	if idx == nil {
-		return newNames(0)
+		idx = &apk.Index{}
 	}
-	n := newNames(len(idx.Packages))
-	for _, rec := range idx.Packages {
-		p := provider{pkg: rec.Name, priority: priority(rec.ProviderPriority), rec: rec}
-		n.addExact(rec.Name, p)
-		for _, e := range rec.Provides {
-			n.addProvides(e, p)
+	return &indexNames{idx: idx}
+}
+
+func (x *indexNames) lookup(name string) (provider, bool) {
+	if x.exact == nil {
+		x.exact = make(map[string]provider, len(x.idx.Packages))
+		for _, rec := range x.idx.Packages {
+			if _, dup := x.exact[rec.Name]; !dup {
+				x.exact[rec.Name] = provider{pkg: rec.Name, priority: priority(rec.ProviderPriority), rec: rec}
+			}
 		}
 	}
-	return n
+	if p, ok := x.exact[name]; ok {
+		return p, true
+	}
+	if x.provides == nil {
+		n := 0
+		for _, rec := range x.idx.Packages {
+			n += len(rec.Provides)
+		}
+		pn := &names{provides: make(map[string]provider, n)}
+		for _, rec := range x.idx.Packages {
+			if len(rec.Provides) == 0 {
+				continue
+			}
+			p := provider{pkg: rec.Name, priority: priority(rec.ProviderPriority), rec: rec}
+			for _, e := range rec.Provides {
+				pn.addProvides(e, p)
+			}
+		}
+		x.provides = pn.provides
+	}
+	p, ok := x.provides[name]
+	return p, ok
 }
 
 func priority(s string) int {
