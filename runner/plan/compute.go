@@ -374,6 +374,13 @@ func (p *planner) resolveNode(id int) {
 			missing = append(missing, name)
 		case t.aport >= 0:
 			to := p.nodeOf(n.s, t.aport)
+			if to < 0 && n.s.noarchAt[t.aport] && n.s.arch != p.native && p.states[p.native] == nil &&
+				!n.s.resolveIndexes(name) {
+				// A noarch dependency this arch lacks, whose native arch
+				// could not be planned.
+				missing = append(missing, name)
+				continue
+			}
 			if to < 0 || (to == id && n.s.resolveIndexes(name)) {
 				continue // up to date, or a self-dependency the published repo satisfies
 			}

@@ -323,3 +323,26 @@ func TestOnly(t *testing.T) {
 		t.Errorf("app = %+v, want it waiting for tool with the remedy", b)
 	}
 }
+
+// TestNoarchNativeArchError: when the native arch cannot be planned, a
+// noarch dependency another arch lacks is missing there (dep-wait), not
+// assumed to appear.
+func TestNoarchNativeArchError(t *testing.T) {
+	archList := []string{"x86_64", "aarch64"}
+	in := Input{Arches: archList, Aports: tree(archList, mk("data", "1-r0", arches("noarch")), mk("app", "1-r0", makedeps("data")),
+		mk("tool", "1-r0", makedeps("data"))),
+		Published:  map[string]*apk.Index{"aarch64": index(rec("tool=0-r0", "tool"))},
+		ArchErrors: map[string]string{"x86_64": "verify index: unknown key"}, Now: testNow,
+	}
+	p, err := Compute(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := p.Arch("aarch64")
+	if b := blocked(ap)["app"]; b == nil || b.Reason != BlockedDepWait || !reflect.DeepEqual(b.Missing, []string{"data"}) {
+		t.Errorf("app = %+v, want dep-wait on data", b)
+	}
+	if b := blocked(ap)["data"]; b == nil || b.Reason != BlockedNoarch {
+		t.Errorf("data = %+v, want blocked: its native arch could not be planned", b)
+	}
+}
