@@ -102,6 +102,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *asJSON:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		err = enc.Encode(p)
 	default:
 		err = p.WriteText(stdout)
