@@ -49,6 +49,8 @@ type Store struct {
 	mu         sync.Mutex
 	locks      map[string]*sync.Mutex
 	tarDigests map[string]v1.Hash // rootfs tarball file identity -> sha256
+	resolved   map[string]resolution
+	resolveTTL time.Duration
 }
 
 // Option configures a Store.
@@ -66,6 +68,11 @@ func WithKeychain(k authn.Keychain) Option { return func(s *Store) { s.keychain 
 // WithTransport sets the HTTP transport for registries.
 func WithTransport(t http.RoundTripper) Option { return func(s *Store) { s.transport = t } }
 
+// WithResolveTTL sets how long a registry reference resolved to a digest
+// is reused without asking the registry again (default 10 minutes; 0
+// asks every time).
+func WithResolveTTL(d time.Duration) Option { return func(s *Store) { s.resolveTTL = d } }
+
 // NewStore opens (creating) a store in dir.
 func NewStore(dir string, opts ...Option) (*Store, error) {
 	s := &Store{
@@ -76,6 +83,8 @@ func NewStore(dir string, opts ...Option) (*Store, error) {
 		locks:    map[string]*sync.Mutex{},
 
 		tarDigests: map[string]v1.Hash{},
+		resolved:   map[string]resolution{},
+		resolveTTL: 10 * time.Minute,
 	}
 	for _, o := range opts {
 		o(s)
@@ -137,6 +146,33 @@ func (s *Store) fromRegistry(ctx context.Context, ref, arch string, plat v1.Plat
 			return s.rootfsDir(h, arch), h.String(), nil
 		}
 	}
+	// A tag resolved a moment ago is not asked again: every build of a run
+	// gets the same image, and the registry one request, not hundreds
+	// (Docker Hub counts manifest requests against its pull limit).
+	key := ref + "\x00" + arch
+	s.mu.Lock()
+	res, ok := s.resolved[key]
+	s.mu.Unlock()
+	if ok && time.Since(res.at) < s.resolveTTL && exists(s.rootfsDir(res.digest, arch)) {
+		return s.rootfsDir(res.digest, arch), res.digest.String(), nil
+	}
+	dir, h, err := s.pullRegistry(ctx, r, ref, arch, plat)
+	if err != nil {
+		return "", "", err
+	}
+	s.mu.Lock()
+	s.resolved[key] = resolution{digest: h, at: time.Now()}
+	s.mu.Unlock()
+	return dir, h.String(), nil
+}
+
+type resolution struct {
+	digest v1.Hash
+	at     time.Time
+}
+
+func (s *Store) pullRegistry(ctx context.Context, r name.Reference, ref, arch string, plat v1.Platform) (string, v1.Hash, error) {
+	var none v1.Hash
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(s.keychain),
@@ -147,49 +183,49 @@ func (s *Store) fromRegistry(ctx context.Context, ref, arch string, plat v1.Plat
 	}
 	desc, err := remote.Get(r, opts...)
 	if err != nil {
-		return "", "", fmt.Errorf("pull %s: %w", ref, err)
+		return "", none, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	img, err := desc.Image()
 	if err != nil {
-		return "", "", fmt.Errorf("pull %s for %s (%s): %w", ref, arch, platformString(plat), err)
+		return "", none, fmt.Errorf("pull %s for %s (%s): %w", ref, arch, platformString(plat), err)
 	}
 	h, err := img.Digest()
 	if err != nil {
-		return "", "", fmt.Errorf("pull %s: %w", ref, err)
+		return "", none, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	if dir := s.rootfsDir(h, arch); exists(dir) {
 		s.log.Debug("image cached", "ref", ref, "arch", arch, "digest", h.String())
-		return dir, h.String(), nil
+		return dir, h, nil
 	}
 	unlock, err := s.lock(ctx, h)
 	if err != nil {
-		return "", "", err
+		return "", none, err
 	}
 	defer unlock()
 	if dir := s.rootfsDir(h, arch); exists(dir) {
-		return dir, h.String(), nil
+		return dir, h, nil
 	}
 	lp := layout.Path(filepath.Join(s.dir, "oci"))
 	cached, err := lp.Image(h)
 	if err != nil {
 		if err := checkPlatform(img, plat); err != nil {
-			return "", "", fmt.Errorf("pull %s for %s: %w", ref, arch, err)
+			return "", none, fmt.Errorf("pull %s for %s: %w", ref, arch, err)
 		}
 		if err := s.fetch(ctx, lp, img); err != nil {
-			return "", "", fmt.Errorf("pull %s: %w", ref, err)
+			return "", none, fmt.Errorf("pull %s: %w", ref, err)
 		}
 		if cached, err = lp.Image(h); err != nil {
-			return "", "", fmt.Errorf("pull %s: read back from cache: %w", ref, err)
+			return "", none, fmt.Errorf("pull %s: read back from cache: %w", ref, err)
 		}
 	}
 	if err := checkPlatform(cached, plat); err != nil {
-		return "", "", fmt.Errorf("pull %s for %s: %w", ref, arch, err)
+		return "", none, fmt.Errorf("pull %s for %s: %w", ref, arch, err)
 	}
 	dir, err := s.unpackImage(ctx, cached, h, arch)
 	if err != nil {
-		return "", "", fmt.Errorf("unpack %s: %w", ref, err)
+		return "", none, fmt.Errorf("unpack %s: %w", ref, err)
 	}
-	return dir, h.String(), nil
+	return dir, h, nil
 }
 
 // parseRef parses a registry reference; localhost and 127.0.0.1 registries

@@ -98,15 +98,24 @@ func TestRegistryPullCachesByDigest(t *testing.T) {
 		t.Fatal("first pull fetched no blobs")
 	}
 
-	// Second pull, and a pull from a new Store on the same directory (a
-	// later run): manifests only, no blob download, same directory.
-	st2, err := image.NewStore(cache)
+	// Second pull from the same Store: the tag was just resolved, so no
+	// request at all.
+	reqs0 := reg.Requests()
+	if dir2, _, err := st.Rootfs(ctx, multi, "aarch64"); err != nil || dir2 != dir {
+		t.Fatalf("second pull = %s, %v", dir2, err)
+	}
+	if got := reg.Requests() - reqs0; got != 0 {
+		t.Errorf("second pull within the resolve TTL made %d requests, want 0", got)
+	}
+	// A new Store on the same directory (a later run) that resolves every
+	// time: manifests only, no blob download, same directory.
+	st2, err := image.NewStore(cache, image.WithResolveTTL(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := reg.BlobGets()
-	for _, s := range []*image.Store{st, st2} {
-		dir2, digest2, err := s.Rootfs(ctx, multi, "aarch64")
+	before, reqs1 := reg.BlobGets(), reg.Requests()
+	for range 2 {
+		dir2, digest2, err := st2.Rootfs(ctx, multi, "aarch64")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,6 +125,9 @@ func TestRegistryPullCachesByDigest(t *testing.T) {
 	}
 	if got := reg.BlobGets() - before; got != 0 {
 		t.Errorf("cached pulls fetched %d blobs, want 0", got)
+	}
+	if got := reg.Requests() - reqs1; got < 2 {
+		t.Errorf("pulls with resolve TTL 0 made %d requests, want the manifest asked each time", got)
 	}
 	// Pinned by digest: no request at all.
 	reqs := reg.Requests()
