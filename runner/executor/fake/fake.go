@@ -186,7 +186,7 @@ func HostProcess(ctx context.Context, root string, req executor.ExecRequest) (in
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, req.Env...)
 	cmd.Stdout, cmd.Stderr = req.Stdout, req.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		// As a shell reports them: 127 not found, 126 not executable.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,11 +104,10 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	// its own process group keeps a terminal's ^C away from it: ctx decides.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	cmd.WaitDelay = killGrace
-	if err := cmd.Start(); err != nil {
+	waited, err := startLocked(cmd)
+	if err != nil {
 		return -1, fmt.Errorf("exec %q: start %s: %w", req.Argv, s.e.cfg.runtime, err)
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
 	var werr error
 	var killedBy error
 	select {
@@ -146,10 +146,33 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	return -1, fmt.Errorf("exec %q: %s run %s: %w%s", req.Argv, s.e.cfg.runtime, name, werr, runtimeLog(logFile))
 }
 
+// startLocked starts cmd from a goroutine locked to its OS thread until
+// cmd exits. Pdeathsig fires when the thread that forked the child dies,
+// not the process; Go may end a thread while its children run (when a
+// goroutine exits locked to it), which would kill a build at random.
+func startLocked(cmd *exec.Cmd) (<-chan error, error) {
+	started := make(chan error, 1)
+	waited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return waited, nil
+}
+
 // kill stops container name: SIGKILL to its init (the pid namespace takes
 // every other process with it), retried while runc is still creating it,
 // then runc itself if it does not exit.
-func (s *session) kill(name string, cmd *exec.Cmd, waited chan error) {
+func (s *session) kill(name string, cmd *exec.Cmd, waited <-chan error) {
 	deadline := time.After(killGrace)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
