@@ -196,9 +196,17 @@ func TestSignIndexVerify(t *testing.T) {
 		}
 	}
 
-	// Re-signing with the second key replaces the first signature.
-	if code, _, errs := adminRun(t, "sign", "--key", priv2, pkgs[0]); code != exitOK {
+	// Re-signing with the second key, through a symlink, replaces the
+	// first signature in the file and leaves the link a link.
+	link := filepath.Join(t.TempDir(), "link.apk")
+	if err := os.Symlink(pkgs[0], link); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := adminRun(t, "sign", "--key", priv2, link); code != exitOK {
 		t.Fatalf("re-sign: exit %d: %s", code, errs)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("signing through a symlink replaced the link: %v", err)
 	}
 	if code, _, _ := adminRun(t, "verify", "--keys-dir", adminKeysDir(t, pub2), pkgs[0]); code != exitOK {
 		t.Fatal("re-signed package does not verify with the new key")

@@ -73,13 +73,18 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// signFile signs the package at path in place.
+// signFile signs the package at path in place. A symlink stays a symlink:
+// the file it points to is replaced.
 func signFile(s *apk.Signer, path string) error {
-	b, err := os.ReadFile(path)
+	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return err
 	}
-	st, err := os.Stat(path)
+	b, err := os.ReadFile(real)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(real)
 	if err != nil {
 		return err
 	}
@@ -87,7 +92,7 @@ func signFile(s *apk.Signer, path string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, signed, st.Mode().Perm())
+	return writeFileAtomic(real, signed, st.Mode().Perm())
 }
 
 // writeFileAtomic replaces path with b: it writes a temporary file in the
