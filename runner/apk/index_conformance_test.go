@@ -10,20 +10,27 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
 )
 
-// confSpecs are the packages the conformance tests write: every .PKGINFO
-// field apk indexes, scripts, directories, a symlink, a long path, setuid.
-func confSpecs() []*PackageSpec {
+// confArches are the arches whose real apk checks our packages (aarch64
+// through qemu).
+var confArches = []string{"x86_64", "aarch64"}
+
+// confSpecs are the packages the conformance tests write for arch: every
+// .PKGINFO field apk indexes, scripts, directories, a symlink, a long path,
+// setuid.
+func confSpecs(arch string) []*PackageSpec {
+	libc := "so:libc.musl-" + arch + ".so.1"
 	long := "usr/share/doc/" + strings.Repeat("very-long-directory-name/", 5) + "README"
 	return []*PackageSpec{
 		{
 			Info: PkgInfo{Name: "hello", Version: "2.12.1-r0", Description: "Say hello", URL: "https://example.org/hello",
-				BuildDate: 1726000000, Packager: "Builder <b@example.org>", Arch: "x86_64", Origin: "hello",
+				BuildDate: 1726000000, Packager: "Builder <b@example.org>", Arch: arch, Origin: "hello",
 				Commit: "0123456789abcdef0123456789abcdef01234567", Maintainer: "Jane <jane@example.org>",
-				License: "GPL-3.0-or-later", Depends: []string{"so:libc.musl-x86_64.so.1", "busybox>=1.36"},
+				License: "GPL-3.0-or-later", Depends: []string{libc, "busybox>=1.36"},
 				Provides: []string{"cmd:hello=2.12.1-r0", "greeter"}},
 			Scripts: map[string][]byte{".post-install": []byte("#!/bin/sh\necho installed\n")},
 			Files: []File{
@@ -42,19 +49,19 @@ func confSpecs() []*PackageSpec {
 		},
 		{
 			Info: PkgInfo{Name: "Zlib-Compat", Version: "1.3_rc1-r2", Description: "x", URL: "https://zlib.net",
-				BuildDate: 1700000000, Packager: "p", Arch: "x86_64", Origin: "zlib", License: "Zlib",
+				BuildDate: 1700000000, Packager: "p", Arch: arch, Origin: "zlib", License: "Zlib",
 				ProviderPriority: "100", Replaces: []string{"zlib-old"}, Triggers: []string{"/usr/lib"}},
 			Scripts: map[string][]byte{".trigger": []byte("#!/bin/sh\n")},
 			Files:   []File{{Name: "usr/lib/libz.so.1", Mode: 0o4755, Data: []byte{0x7f, 'E', 'L', 'F', 0, 1, 2}}},
 		},
 		{
 			Info: PkgInfo{Name: "busybox", Version: "1.36.1-r29", Description: "Size optimized toolbox", URL: "https://busybox.net",
-				BuildDate: 1726000001, Packager: "p", Arch: "x86_64", Origin: "busybox", License: "GPL-2.0-only",
-				Provides: []string{"so:libc.musl-x86_64.so.1=1", "/bin/sh"}},
+				BuildDate: 1726000001, Packager: "p", Arch: arch, Origin: "busybox", License: "GPL-2.0-only",
+				Provides: []string{libc + "=1", "/bin/sh"}},
 			Files: []File{{Name: "bin/busybox", Mode: 0o755, Data: []byte("not really busybox\n")}},
 		},
 		{
-			Info: PkgInfo{Name: "empty", Version: "0_git20240101-r0", BuildDate: 1, Arch: "x86_64", License: "MIT"},
+			Info: PkgInfo{Name: "empty", Version: "0_git20240101-r0", BuildDate: 1, Arch: arch, License: "MIT"},
 		},
 	}
 }
@@ -83,9 +90,9 @@ func confWriteRepo(t *testing.T, specs []*PackageSpec) (string, map[string]*Pack
 	return dir, out
 }
 
-func confRun(t *testing.T, dir, script string) alpinetest.Result {
+func confRun(t *testing.T, arch, dir, script string) alpinetest.Result {
 	t.Helper()
-	res := alpinetest.Run(t, alpinetest.Cmd{Arch: "x86_64",
+	res := alpinetest.Run(t, alpinetest.Cmd{Arch: arch, Timeout: 3 * time.Minute,
 		Mounts: []alpinetest.Mount{{Host: dir, Guest: "/tmp/repo", Writable: true}},
 		Argv:   []string{"/bin/sh", "-ec", script}})
 	if res.ExitCode != 0 {
@@ -98,44 +105,42 @@ func confRun(t *testing.T, dir, script string) alpinetest.Result {
 // package WritePackage makes, and the record it writes for each is the one
 // IndexEntry computes, field by field.
 func TestConformanceApkIndexesOurPackages(t *testing.T) {
-	alpinetest.Require(t, "x86_64")
-	dir, files := confWriteRepo(t, confSpecs())
-	confRun(t, dir, "cd /tmp/repo && apk index --allow-untrusted -q -o APKINDEX.tar.gz --rewrite-arch x86_64 *.apk")
-	b, err := os.ReadFile(filepath.Join(dir, "APKINDEX.tar.gz"))
-	if err != nil {
-		t.Fatal(err)
+	for _, arch := range confArches {
+		t.Run(arch, func(t *testing.T) {
+			alpinetest.Require(t, arch)
+			dir, files := confWriteRepo(t, confSpecs(arch))
+			confRun(t, arch, dir, "cd /tmp/repo && apk index --allow-untrusted -q -o APKINDEX.tar.gz --rewrite-arch "+arch+" *.apk")
+			b, err := os.ReadFile(filepath.Join(dir, "APKINDEX.tar.gz"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx, err := ReadIndexArchive(b, "APKINDEX.tar.gz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(idx.Packages) != len(files) {
+				t.Fatalf("apk indexed %d packages, want %d", len(idx.Packages), len(files))
+			}
+			for _, got := range idx.Packages {
+				pf := files[got.Name+"-"+got.Version+".apk"]
+				if pf == nil {
+					t.Fatalf("apk index lists %s-%s, which we did not write", got.Name, got.Version)
+				}
+				want := pf.IndexEntry()
+				want.Arch = arch // --rewrite-arch
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: apk index record differs from IndexEntry\n got: %s\nwant: %s", got.Name, got.appendIndex(nil), want.appendIndex(nil))
+				}
+			}
+		})
 	}
-	idx, err := ReadIndexArchive(b, "APKINDEX.tar.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(idx.Packages) != len(files) {
-		t.Fatalf("apk indexed %d packages, want %d", len(idx.Packages), len(files))
-	}
-	for _, got := range idx.Packages {
-		pf := files[got.Name+"-"+got.Version+".apk"]
-		if pf == nil {
-			t.Fatalf("apk index lists %s-%s, which we did not write", got.Name, got.Version)
-		}
-		want := pf.IndexEntry()
-		want.Arch = "x86_64" // --rewrite-arch
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: apk index record differs from IndexEntry\n got: %s\nwant: %s", got.Name, got.appendIndex(nil), want.appendIndex(nil))
-		}
-	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	t.Logf("apk indexed %v", names)
 }
 
 // confApkIndex runs the real apk index over the .apk files of dir and
 // returns the archive it wrote.
 func confApkIndex(t *testing.T, dir string) []byte {
 	t.Helper()
-	confRun(t, dir, "cd /tmp/repo && apk index --allow-untrusted -q -d 'v3.21.0-test' -o /tmp/repo/apk-index.tar.gz --rewrite-arch x86_64 *.apk")
+	confRun(t, "x86_64", dir, "cd /tmp/repo && apk index --allow-untrusted -q -d 'v3.21.0-test' -o /tmp/repo/apk-index.tar.gz --rewrite-arch x86_64 *.apk")
 	b, err := os.ReadFile(filepath.Join(dir, "apk-index.tar.gz"))
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +178,7 @@ func confTarNormalized(t *testing.T, archive []byte) []byte {
 // apk index -x) and lists every package from it without a warning.
 func TestConformanceIndexRoundTrip(t *testing.T) {
 	alpinetest.Require(t, "x86_64")
-	dir, files := confWriteRepo(t, confSpecs())
+	dir, files := confWriteRepo(t, confSpecs("x86_64"))
 	theirs := confApkIndex(t, dir)
 	idx, err := ReadIndexArchive(theirs, "apk-index.tar.gz")
 	if err != nil {
@@ -204,7 +209,7 @@ func TestConformanceIndexRoundTrip(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "ours.tar.gz"), marked, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	confRun(t, dir, "cd /tmp/repo && touch ours.tar.gz && apk index --allow-untrusted -q -x ours.tar.gz -d 'v3.21.0-test' -o reindexed.tar.gz --rewrite-arch x86_64 *.apk")
+	confRun(t, "x86_64", dir, "cd /tmp/repo && touch ours.tar.gz && apk index --allow-untrusted -q -x ours.tar.gz -d 'v3.21.0-test' -o reindexed.tar.gz --rewrite-arch x86_64 *.apk")
 	re, err := os.ReadFile(filepath.Join(dir, "reindexed.tar.gz"))
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +226,7 @@ func TestConformanceIndexRoundTrip(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo, "APKINDEX.tar.gz"), ours, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := confRun(t, dir, "apk --root /tmp/r --initdb add -q >/dev/null && apk --allow-untrusted --root /tmp/r -X /tmp/repo search -v")
+	res := confRun(t, "x86_64", dir, "apk --root /tmp/r --initdb add -q >/dev/null && apk --allow-untrusted --root /tmp/r -X /tmp/repo search -v")
 	var want []string
 	for _, p := range idx.Packages {
 		want = append(want, p.Name+"-"+p.Version+" - "+strings.TrimPrefix(p.Description, "from our index: "))
@@ -239,10 +244,15 @@ func TestConformanceIndexRoundTrip(t *testing.T) {
 // modes and link targets, and apk recorded our per-file SHA-1 (Z:) and our
 // install script.
 func TestConformanceInstall(t *testing.T) {
-	alpinetest.Require(t, "x86_64")
-	specs := confSpecs()
-	dir, files := confWriteRepo(t, specs)
-	repo := filepath.Join(dir, "x86_64")
+	for _, arch := range confArches {
+		t.Run(arch, func(t *testing.T) { confInstall(t, arch) })
+	}
+}
+
+func confInstall(t *testing.T, arch string) {
+	alpinetest.Require(t, arch)
+	dir, files := confWriteRepo(t, confSpecs(arch))
+	repo := filepath.Join(dir, arch)
 	if err := os.MkdirAll(repo, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +262,7 @@ func TestConformanceInstall(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := pf.IndexEntry()
-		e.Arch = "x86_64"
+		e.Arch = arch
 		idx.Packages = append(idx.Packages, e)
 	}
 	b, err := MarshalIndexArchive(idx)
@@ -263,7 +273,7 @@ func TestConformanceInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	long := "usr/share/doc/" + strings.Repeat("very-long-directory-name/", 5) + "README"
-	res := confRun(t, dir, `apk add --allow-untrusted --root /tmp/r --initdb --no-scripts -X /tmp/repo hello >/tmp/add.log 2>&1 || { cat /tmp/add.log; exit 1; }
+	res := confRun(t, arch, dir, `apk add --allow-untrusted --root /tmp/r --initdb --no-scripts -X /tmp/repo hello >/tmp/add.log 2>&1 || { cat /tmp/add.log; exit 1; }
 cd /tmp/r
 echo "hello=$(cat usr/bin/hello | sha1sum)"
 echo "mode=$(stat -c %a usr/bin/hello) $(stat -c %a var/empty) $(stat -c %a etc/hello.conf)"
@@ -334,7 +344,7 @@ func TestConformanceIndexLimits(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "x86_64", "APKINDEX.tar.gz"), archive, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			res := confRun(t, dir, "apk --root /tmp/r --initdb add -q >/dev/null && apk --allow-untrusted --root /tmp/r -X /tmp/repo search -v | sort")
+			res := confRun(t, "x86_64", dir, "apk --root /tmp/r --initdb add -q >/dev/null && apk --allow-untrusted --root /tmp/r -X /tmp/repo search -v | sort")
 			if got := strings.TrimSpace(res.Stdout); got != tc.apkOut {
 				t.Errorf("apk search -v printed %.200q, want %.200q", got, tc.apkOut)
 			}
