@@ -76,15 +76,15 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // signFile signs the package at path in place. A symlink stays a symlink:
 // the file it points to is replaced.
 func signFile(s *apk.Signer, path string) error {
-	real, err := filepath.EvalSymlinks(path)
+	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(real)
+	b, err := os.ReadFile(target)
 	if err != nil {
 		return err
 	}
-	st, err := os.Stat(real)
+	st, err := os.Stat(target)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func signFile(s *apk.Signer, path string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(real, signed, st.Mode().Perm())
+	return writeFileAtomic(target, signed, st.Mode().Perm())
 }
 
 // writeFileAtomic replaces path with b: it writes a temporary file in the
