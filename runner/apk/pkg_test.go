@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -478,4 +480,39 @@ func FuzzReadPackage(f *testing.F) {
 			t.Fatalf("S: %d for a %d-byte file", e.Size, len(data))
 		}
 	})
+}
+
+func TestFilesFromDirFS(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "usr/bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "usr/bin/hello"), []byte("bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("hello", filepath.Join(dir, "usr/bin/hi")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := FilesFromFS(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := MarshalPackage(&PackageSpec{Info: PkgInfo{Name: "a", Version: "1"}, Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := ReadPackageFile(b, "a-1.apk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]PackageEntry{}
+	for _, e := range pf.Files {
+		got[e.Name] = e
+	}
+	if e := got["usr/bin/hi"]; e.Typeflag != '2' || e.Link != "hello" {
+		t.Errorf("symlink read as %+v", e)
+	}
+	if e := got["usr/bin/hello"]; e.Typeflag != '0' || e.Mode != 0o755 || e.Size != 3 {
+		t.Errorf("file read as %+v", e)
+	}
 }
