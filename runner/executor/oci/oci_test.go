@@ -339,6 +339,13 @@ func TestSweepAfterSIGKILL(t *testing.T) {
 	}
 	defer live.Close()
 
+	// Another work directory's sweep does not touch it.
+	if err := Sweep(context.Background(), WithWorkDir(t.TempDir())); err != nil {
+		t.Fatalf("Sweep elsewhere: %v", err)
+	}
+	if len(containers(t, Prefix+id)) == 0 || !isMountPoint(filepath.Join(dir, "root")) {
+		t.Errorf("a sweep of another work directory removed this one's leftovers")
+	}
 	if err := Sweep(context.Background(), WithWorkDir(work)); err != nil {
 		t.Fatalf("Sweep: %v", err)
 	}

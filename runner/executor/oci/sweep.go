@@ -14,11 +14,12 @@ import (
 )
 
 // Sweep removes what runners that died without closing their sessions
-// (SIGKILL, a crash, a reboot) left behind: apkfarm- containers, session
-// root mounts and session directories. A session whose runner still lives
-// holds its lock file and is left alone, so Sweep is safe to run beside
-// other runners. Pass the options the runners use (runtime, its root, the
-// work directory).
+// (SIGKILL, a crash, a reboot) left behind in the work directory:
+// apkfarm- containers whose bundle is in it, session root mounts and
+// session directories. A session whose runner still lives holds its lock
+// file and is left alone, so Sweep is safe to run beside other runners;
+// other work directories are not touched. Pass the options the runners use
+// (runtime, its root, the work directory).
 func Sweep(ctx context.Context, opts ...Option) error {
 	c := newConfig(opts)
 	var errs []error
@@ -66,9 +67,11 @@ func Sweep(ctx context.Context, opts ...Option) error {
 			errs = append(errs, fmt.Errorf("sweep: parse %s list: %w", c.runtime, err))
 		}
 	}
+	work, _ := filepath.Abs(c.workDir)
 	for _, ct := range list {
-		if !strings.HasPrefix(ct.ID, Prefix) || !isStale(filepath.Dir(ct.Bundle)) {
-			continue
+		session := filepath.Dir(ct.Bundle)
+		if !strings.HasPrefix(ct.ID, Prefix) || filepath.Dir(session) != work || !isStale(session) {
+			continue // another work directory's, or alive
 		}
 		c.runtimeCmd(ctx, "kill", ct.ID, "KILL").Run()
 		if out, err := c.runtimeCmd(ctx, "delete", "--force", ct.ID).CombinedOutput(); err != nil {
