@@ -364,9 +364,9 @@ type layout struct {
 
 // parseLayout finds the signature members, the kind of file and, for a
 // package, the end of the control member and its datahash. It
-// decompresses only the members up to the control or index member: the
+// decompresses each member up to the control or index member once; the
 // data member, the bulk of a package, is left to the reader that checks it
-// (ReadPackageFile), so that it is decompressed once.
+// (ReadPackageFile), so that it is decompressed only there.
 func parseLayout(b []byte) (*layout, error) {
 	if len(b) == 0 {
 		return nil, errors.New("empty file: no gzip member")
@@ -376,34 +376,43 @@ func parseLayout(b []byte) (*layout, error) {
 		if l.bodyStart == len(b) {
 			return nil, errors.New("only signatures, no content")
 		}
-		end, err := memberEnd(b[l.bodyStart:])
+		at := func(err error) error { return fmt.Errorf("gzip member %d at offset %d: %w", n, l.bodyStart, err) }
+		t, end, err := gunzipHead(b[l.bodyStart:])
 		if err != nil {
-			return nil, fmt.Errorf("gzip member %d at offset %d: %w", n, l.bodyStart, err)
+			return nil, at(err)
 		}
-		m := b[l.bodyStart : l.bodyStart+end]
-		entry, sig, ok, err := isSignatureMember(m)
+		items, err := tarReadAll(bytes.NewReader(t), func(name string) bool { return name == ".PKGINFO" })
 		if err != nil {
-			return nil, fmt.Errorf("gzip member %d at offset %d: %w", n, l.bodyStart, err)
+			return nil, at(err)
 		}
-		if ok {
+		if len(items) == 0 {
+			return nil, at(errors.New("no tar entries"))
+		}
+		first := items[0].Header.Name
+		if strings.HasPrefix(first, sigPrefix) {
+			entry, sig, ok, err := isSignatureMember(b[l.bodyStart : l.bodyStart+end])
+			if err != nil {
+				return nil, at(err)
+			}
+			if !ok {
+				return nil, at(fmt.Errorf("signature entry %q shares its member with other entries", first))
+			}
 			l.sigs = append(l.sigs, parseSignatureName(entry, sig))
 			l.bodyStart += end
 			continue
 		}
-		if l.firstName, l.dataHash, err = firstMember(m); err != nil {
-			return nil, fmt.Errorf("gzip member %d at offset %d: %w", n, l.bodyStart, err)
-		}
+		l.firstName = first
 		switch {
-		case strings.HasPrefix(l.firstName, sigPrefix):
-			return nil, fmt.Errorf("gzip member %d at offset %d: signature entry %q shares its member with other entries", n, l.bodyStart, l.firstName)
-		case l.firstName == "DESCRIPTION" || l.firstName == "APKINDEX":
+		case first == "DESCRIPTION" || first == "APKINDEX":
 			l.kind = kindIndex
-			l.dataHash = nil
 			return l, nil
-		case !strings.HasPrefix(l.firstName, "."):
-			return nil, fmt.Errorf("neither a package nor an index: first entry %q (a package starts with .PKGINFO, an index with DESCRIPTION or APKINDEX)", l.firstName)
+		case !strings.HasPrefix(first, "."):
+			return nil, fmt.Errorf("neither a package nor an index: first entry %q (a package starts with .PKGINFO, an index with DESCRIPTION or APKINDEX)", first)
 		}
 		l.kind = kindPackage
+		if l.dataHash, err = pkgInfoDataHash(items); err != nil {
+			return nil, at(err)
+		}
 		l.controlEnd = l.bodyStart + end
 		if l.controlEnd == len(b) {
 			return nil, errors.New("package has a control member but no data member")
@@ -412,57 +421,54 @@ func parseLayout(b []byte) (*layout, error) {
 	}
 }
 
-// memberEnd returns the length of the gzip member at the start of b,
-// decompressing it to find its end (bytes.Reader is an io.ByteReader, so
+// gunzipHead decompresses the gzip member at the start of b and returns
+// its content and its length in b (bytes.Reader is an io.ByteReader, so
 // the gzip reader reads no further than the member).
-func memberEnd(b []byte) (int, error) {
+func gunzipHead(b []byte) (content []byte, n int, err error) {
 	r := bytes.NewReader(b)
 	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	zr.Multistream(false)
-	if _, err := io.Copy(io.Discard, zr); err != nil {
+	content, err = io.ReadAll(io.LimitReader(zr, maxHeadMember+1))
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return 0, err
+		return nil, 0, err
 	}
-	return len(b) - r.Len(), nil
+	if len(content) > maxHeadMember {
+		return nil, 0, fmt.Errorf("member decompresses to more than %d MiB: not a signature, control or index member", maxHeadMember>>20)
+	}
+	return content, len(b) - r.Len(), nil
 }
 
-// firstMember reads the first member after the signatures: the name of
-// its first entry and, when that is a package's control member, the
-// datahash of its .PKGINFO (nil when it has none).
-func firstMember(member []byte) (first string, dataHash []byte, err error) {
-	t, err := gunzipMember(member)
-	if err != nil {
-		return "", nil, fmt.Errorf("decompress member: %w", err)
-	}
-	items, err := tarReadAll(bytes.NewReader(t), func(n string) bool { return n == ".PKGINFO" })
-	if err != nil {
-		return "", nil, err
-	}
-	if len(items) == 0 {
-		return "", nil, errors.New("no tar entries")
-	}
+// maxHeadMember bounds what gunzipHead decompresses: a control member is
+// kilobytes, the largest APKINDEX tens of megabytes; more is a gzip bomb.
+const maxHeadMember = 1 << 30
+
+// pkgInfoDataHash returns the datahash of the .PKGINFO among a control
+// member's entries, or nil when it has none.
+func pkgInfoDataHash(items []tarItem) ([]byte, error) {
+	var dataHash []byte
 	for _, it := range items {
 		if it.Header.Name != ".PKGINFO" {
 			continue
 		}
 		info, err := ParsePkgInfo(it.Data, ".PKGINFO")
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		if info.DataHash != "" {
 			h, err := hex.DecodeString(info.DataHash)
 			if err != nil || len(h) != sha256.Size {
-				return "", nil, fmt.Errorf(".PKGINFO: datahash %q is not a SHA-256 in hex", info.DataHash)
+				return nil, fmt.Errorf(".PKGINFO: datahash %q is not a SHA-256 in hex", info.DataHash)
 			}
 			dataHash = h
 		}
 	}
-	return items[0].Header.Name, dataHash, nil
+	return dataHash, nil
 }
 
 // VerifyPackage checks an .apk as apk does: a signature by a key of k over
