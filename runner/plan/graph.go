@@ -52,7 +52,8 @@ func (p *planner) selectOnly() error {
 			}
 		}
 		n.deps = kept
-		if len(waits) > 0 {
+		if len(waits) > 0 && n.blocked == nil {
+			waits = sortUnique(waits)
 			n.block(BlockedNotSelected, "needs unpublished builds that --only left out: "+
 				strings.Join(waits, ", ")+" (add them to --only, or use --with-deps)")
 			n.blocked.WaitsFor = waits
