@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -146,21 +147,17 @@ func selectArches(cfg *config.Config, want []string) ([]string, error) {
 	if len(want) == 0 {
 		return cfg.Arches, nil
 	}
+	wanted := map[string]bool{}
 	for _, a := range want {
-		found := false
-		for _, c := range cfg.Arches {
-			found = found || a == c
-		}
-		if !found {
+		if !slices.Contains(cfg.Arches, a) {
 			return nil, fmt.Errorf("select arches: --arch %q is not in the configuration's arches %q", a, cfg.Arches)
 		}
+		wanted[a] = true
 	}
 	var out []string
 	for _, c := range cfg.Arches {
-		for _, a := range want {
-			if a == c {
-				out = append(out, c)
-			}
+		if wanted[c] {
+			out = append(out, c)
 		}
 	}
 	return out, nil
