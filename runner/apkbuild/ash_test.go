@@ -51,7 +51,7 @@ func ashScript(rels []string) string {
 // top-level variable in TopLevelVars.
 func TestAshAgreement(t *testing.T) {
 	alpinetest.Require(t, "x86_64")
-	rels, err := findAports(fixtureRoot, nil, nil)
+	rels, err := fixtureRels(fixtureRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

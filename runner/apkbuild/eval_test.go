@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // TestGolden evaluates every fixture aport for three arches and compares
 // the full result, subpackages included, with testdata/golden.
 func TestGolden(t *testing.T) {
-	rels, err := findAports(fixtureRoot, nil, nil)
+	rels, err := fixtureRels(fixtureRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

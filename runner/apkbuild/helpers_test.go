@@ -18,3 +18,16 @@ func parseFixture(t testing.TB, rel string) *File {
 	}
 	return f
 }
+
+// fixtureRels returns the aport paths under root.
+func fixtureRels(root string) ([]string, error) {
+	dirs, err := findAports(root, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	rels := make([]string, len(dirs))
+	for i, d := range dirs {
+		rels[i] = d.rel
+	}
+	return rels, nil
+}

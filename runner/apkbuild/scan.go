@@ -144,7 +144,7 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 				if i >= len(dirs) || ctx.Err() != nil {
 					return
 				}
-				res, hit := scanOne(ctx, root, dirs[i], opts, cache)
+				res, hit := scanOne(ctx, root, dirs[i].rel, dirs[i].fi, opts, cache)
 				if hit {
 					cached.Add(1)
 				} else {
@@ -178,9 +178,18 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 	return out, nil
 }
 
-// findAports returns the directories under root holding an APKBUILD,
-// relative to root with slashes, sorted. Hidden directories are skipped.
-func findAports(root string, include, exclude []string) ([]string, error) {
+// aportDir is an aport found by findAports: its directory relative to the
+// root, with slashes, and the Lstat of its APKBUILD.
+type aportDir struct {
+	rel string
+	fi  fs.FileInfo
+}
+
+// findAports returns the aports under root, sorted by path. A directory
+// holding an APKBUILD is an aport and is not searched further; hidden
+// directories and symbolic links are not followed. Each aport costs one
+// lstat: aport directories themselves are never listed.
+func findAports(root string, include, exclude []string) ([]aportDir, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("scan aports: %w", err)
@@ -188,38 +197,45 @@ func findAports(root string, include, exclude []string) ([]string, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("scan aports: %q is not a directory", root)
 	}
-	var dirs []string
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	if afi, err := os.Lstat(filepath.Join(root, "APKBUILD")); err == nil {
+		return []aportDir{{rel: ".", fi: afi}}, nil
+	}
+	var out []aportDir
+	var walk func(dir, rel string) error
+	walk = func(dir, rel string) error {
+		entries, err := os.ReadDir(dir)
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			rel = filepath.ToSlash(rel)
-			if rel != "." && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
+		for _, d := range entries {
+			if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+				continue
 			}
-			if rel != "." && matchAny(exclude, rel) {
-				return filepath.SkipDir
+			crel := d.Name()
+			if rel != "." {
+				crel = rel + "/" + d.Name()
 			}
-			return nil
+			if matchAny(exclude, crel) {
+				continue
+			}
+			cdir := filepath.Join(dir, d.Name())
+			if afi, err := os.Lstat(filepath.Join(cdir, "APKBUILD")); err == nil {
+				if len(include) == 0 || matchAny(include, crel) {
+					out = append(out, aportDir{rel: crel, fi: afi})
+				}
+				continue
+			}
+			if err := walk(cdir, crel); err != nil {
+				return err
+			}
 		}
-		if d.Name() != "APKBUILD" {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, filepath.Dir(p))
-		rel = filepath.ToSlash(rel)
-		if len(include) > 0 && !matchAny(include, rel) {
-			return nil
-		}
-		dirs = append(dirs, rel)
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(root, "."); err != nil {
 		return nil, fmt.Errorf("scan aports: %w", err)
 	}
-	sort.Strings(dirs)
-	return dirs, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	return out, nil
 }
 
 // matchAny reports whether rel or one of its parent directories matches
@@ -241,7 +257,7 @@ func matchAny(globs []string, rel string) bool {
 
 // scanOne reads, and evaluates or finds in the cache, one aport for every
 // arch. hit reports that nothing had to be evaluated.
-func scanOne(ctx context.Context, root, rel string, opts ScanOptions, cache *indexCache) (res []*Aport, hit bool) {
+func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOptions, cache *indexCache) (res []*Aport, hit bool) {
 	limits := opts.Limits.withDefaults()
 	res = make([]*Aport, len(opts.Arches))
 	name := path.Join(rel, "APKBUILD")
@@ -254,10 +270,6 @@ func scanOne(ctx context.Context, root, rel string, opts ScanOptions, cache *ind
 		return res, false
 	}
 	file := filepath.Join(root, filepath.FromSlash(rel), "APKBUILD")
-	fi, err := os.Lstat(file)
-	if err != nil {
-		return failAll("", fmt.Sprintf("%s: read APKBUILD: %v", name, err))
-	}
 	if !fi.Mode().IsRegular() {
 		// A symbolic link could point outside the tree.
 		return failAll("", fmt.Sprintf("%s: read APKBUILD: not a regular file (mode %v)", name, fi.Mode().Type()))

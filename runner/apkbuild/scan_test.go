@@ -221,7 +221,7 @@ func TestNoProgramsNoFiles(t *testing.T) {
 func straceChild(t *testing.T) {
 	var files []*File
 	for _, root := range []string{fixtureRoot, hostileRoot} {
-		rels, err := findAports(root, nil, nil)
+		rels, err := fixtureRels(root)
 		if err != nil {
 			t.Fatal(err)
 		}
