@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,5 +308,37 @@ func TestRunConfigErrors(t *testing.T) {
 	if code := cmdRun(context.Background(), []string{"--dry-run"}, &bytes.Buffer{}, &stderr); code != exitTrouble ||
 		!strings.Contains(stderr.String(), "none.toml") {
 		t.Errorf("missing config from $APKFARM_CONFIG: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestDryRunPublishURL: the published index read over HTTP (publish.url)
+// gives the same plan as from disk; a 404 is an empty repo.
+func TestDryRunPublishURL(t *testing.T) {
+	f := newFixture(t, "")
+	_, fromDisk, _ := f.run(t, "--dry-run", "--json")
+	srv := httptest.NewServer(http.FileServer(http.Dir(f.repo)))
+	defer srv.Close()
+	cfg, err := os.ReadFile(f.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withURL := strings.Replace(string(cfg), fmt.Sprintf("dir = %q\n", f.repo),
+		fmt.Sprintf("url = %q\n", srv.URL+"/{arch}/APKINDEX.tar.gz"), 1)
+	if withURL == string(cfg) {
+		t.Fatal("publish.dir not found in the fixture config")
+	}
+	if err := os.WriteFile(f.config, []byte(withURL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, fromURL, stderr := f.run(t, "--dry-run", "--json")
+	if code != exitOK || fromURL != fromDisk {
+		t.Fatalf("exit %d, plan from the URL differs from the plan from disk:\n%s\nstderr: %s", code, fromURL, stderr)
+	}
+	if err := os.Remove(filepath.Join(f.repo, "aarch64", "APKINDEX.tar.gz")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := f.run(t, "--dry-run", "--arch", "aarch64")
+	if code != exitOK || !strings.Contains(out, "libgreet - → 1.1-r0 (new)") {
+		t.Fatalf("404: exit %d, want every aport new:\n%s\nstderr: %s", code, out, stderr)
 	}
 }
