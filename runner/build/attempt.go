@@ -130,10 +130,32 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 	if j.Timeout > 0 {
 		timeout = j.Timeout
 	}
+	image := r.opts.image(j.Arch)
+	lw.Notef("building %s %s for %s in %s", j.Pkgname, j.Version, j.Arch, image)
+	spec := executor.Spec{
+		ID:       specID(j, lw),
+		Arch:     j.Arch,
+		Image:    image,
+		Hostname: "build",
+		Limits:   executor.Limits{MemoryBytes: r.opts.MemoryBytes, Pids: r.opts.Pids},
+	}
+	// Starting the sandbox (pulling and unpacking the image the first
+	// time) does not count against the build's limits; it is bounded by
+	// the same duration, and its failure is the infrastructure's.
+	sctx, cancelStart := context.WithTimeout(ctx, timeout)
+	sess, err := r.exec.Start(sctx, spec)
+	cancelStart()
+	if err != nil {
+		if ctx.Err() != nil {
+			return attemptEnd{exit: -1, stopped: true, reason: context.Cause(ctx).Error()}
+		}
+		return attemptEnd{exit: -1, class: state.ClassInfra, reason: "start sandbox: " + err.Error()}
+	}
 	wctx, cancelWall := context.WithTimeoutCause(ctx, timeout, errWallTimeout)
 	defer cancelWall()
 	actx, cancelIdle := context.WithCancelCause(wctx)
 	defer cancelIdle(nil)
+	lw.touch()
 	if idle := r.opts.IdleTimeout; idle > 0 {
 		go watchIdle(actx, lw, idle, cancelIdle)
 	}
@@ -159,19 +181,6 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 		}
 	}
 
-	image := r.opts.image(j.Arch)
-	lw.Notef("building %s %s for %s in %s", j.Pkgname, j.Version, j.Arch, image)
-	spec := executor.Spec{
-		ID:       specID(j, lw),
-		Arch:     j.Arch,
-		Image:    image,
-		Hostname: "build",
-		Limits:   executor.Limits{MemoryBytes: r.opts.MemoryBytes, Pids: r.opts.Pids},
-	}
-	sess, err := r.exec.Start(actx, spec)
-	if err != nil {
-		return fail("start sandbox", -1, err)
-	}
 	defer func() {
 		if err := sess.Close(); err != nil {
 			r.logger.Error("close build sandbox", "id", spec.ID, "err", err)

@@ -475,8 +475,10 @@ func TestRealTimeoutKillsEverything(t *testing.T) {
 	if d := time.Duration(o.Attempt.DurationMS) * time.Millisecond; d > time.Minute {
 		t.Errorf("attempt took %v; the 3s timeout did not stop it", d)
 	}
-	if left := leftovers(t, r.workDir, "-sleeper-"); len(left) > 0 {
-		t.Errorf("left behind after a timeout: %v", left)
+	left := leftovers(t, r.workDir, "-sleeper-")
+	if len(left) > 0 {
+		time.Sleep(3 * time.Second)
+		t.Errorf("left behind after a timeout: %v; 3s later: %v", left, leftovers(t, r.workDir, "-sleeper-"))
 	}
 }
 
