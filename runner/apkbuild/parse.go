@@ -301,13 +301,8 @@ func instrument(stmts []*syntax.Stmt, funcs map[string]bool) []*syntax.Stmt {
 // than its own text: one with an expansion. A literal value is bounded by
 // the file's size.
 func grows(st *syntax.Stmt) bool {
-	var as []*syntax.Assign
-	switch c := st.Cmd.(type) {
-	case *syntax.CallExpr:
-		as = c.Assigns
-	case *syntax.DeclClause:
-		as = c.Args
-	default:
+	as, ok := assignsOf(st)
+	if !ok {
 		return true
 	}
 	for _, a := range as {
@@ -362,6 +357,18 @@ func checkStmt(pos syntax.Pos, names []string) *syntax.Stmt {
 	return &syntax.Stmt{Position: pos, Cmd: &syntax.CallExpr{Args: args}}
 }
 
+// assignsOf returns the assignments of a simple command or declaration;
+// false for other statements.
+func assignsOf(st *syntax.Stmt) ([]*syntax.Assign, bool) {
+	switch c := st.Cmd.(type) {
+	case *syntax.CallExpr:
+		return c.Assigns, true
+	case *syntax.DeclClause:
+		return c.Args, true
+	}
+	return nil, false
+}
+
 // lineStmt returns `: lineMarker`, which only records the line for
 // messages (the body of a loop that may never end).
 func lineStmt(pos syntax.Pos) *syntax.Stmt {
@@ -371,13 +378,8 @@ func lineStmt(pos syntax.Pos) *syntax.Stmt {
 // assignedNames returns the variables a statement assigns, or nil when it
 // cannot tell (arithmetic commands), meaning all.
 func assignedNames(st *syntax.Stmt) []string {
-	var as []*syntax.Assign
-	switch c := st.Cmd.(type) {
-	case *syntax.CallExpr:
-		as = c.Assigns
-	case *syntax.DeclClause:
-		as = c.Args
-	default:
+	as, ok := assignsOf(st)
+	if !ok {
 		return nil
 	}
 	names := make([]string, 0, len(as))
