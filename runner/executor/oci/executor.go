@@ -185,7 +185,13 @@ func (s *session) makeRoot(lower string) error {
 			s.log.Warn("overlay unavailable: a path holds ',' or ':'; copying the rootfs instead")
 		} else {
 			opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
-			err := unix.Mount("overlay", s.root, "overlay", unix.MS_NODEV, opts)
+			// volatile (Linux 5.10+): no syncs to the upper layer, which a
+			// throw-away build root does not need; older kernels refuse the
+			// option, so try without.
+			err := unix.Mount("overlay", s.root, "overlay", unix.MS_NODEV, opts+",volatile")
+			if err != nil {
+				err = unix.Mount("overlay", s.root, "overlay", unix.MS_NODEV, opts)
+			}
 			if err == nil {
 				s.overlay = true
 				return nil
