@@ -20,8 +20,8 @@ func ExampleStore_Rootfs() {
 		return
 	}
 	for _, ref := range []string{
-		"docker.io/library/alpine:edge",              // a registry
-		"oci-layout:/srv/images:edge",                 // an OCI layout, offline
+		"docker.io/library/alpine:edge",                // a registry
+		"oci-layout:/srv/images:edge",                  // an OCI layout, offline
 		"rootfs:/srv/alpine-minirootfs-aarch64.tar.gz", // a rootfs tarball, offline
 	} {
 		dir, digest, err := st.Rootfs(context.Background(), ref, "aarch64")
