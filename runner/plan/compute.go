@@ -30,6 +30,7 @@ type archState struct {
 	upNames   []*indexNames
 	resolved  map[string]target
 	noarch    []pendingCopy // noarch aports due here, built on the native arch
+	nodes     []*node       // this arch's nodes, before they are numbered for the plan
 }
 
 // target is what a dependency name resolved to.
@@ -100,6 +101,7 @@ func Compute(in Input) (*Plan, error) {
 		go func() {
 			defer wg.Done()
 			states[i] = newArchState(ap.Arch, ap, in.Aports[ap.Arch], in.Published[ap.Arch], in.Upstream[ap.Arch])
+			states[i].decide(p.native)
 		}()
 	}
 	wg.Wait()
@@ -108,10 +110,16 @@ func Compute(in Input) (*Plan, error) {
 			p.states[ap.Arch] = states[i]
 		}
 	}
-	// The native arch first, so that other arches can point at its noarch
-	// builds.
+	// Number the nodes: the native arch's first, then in arch order.
 	for _, arch := range p.archOrder() {
-		p.decide(p.states[arch])
+		s := p.states[arch]
+		offset := len(p.nodes)
+		p.nodes = append(p.nodes, s.nodes...)
+		for i, id := range s.node {
+			if id >= 0 {
+				s.node[i] = offset + id
+			}
+		}
 	}
 	p.resolveAll()
 	if err := p.selectOnly(); err != nil {
@@ -181,6 +189,7 @@ func newArchState(arch string, ap *ArchPlan, aports []*apkbuild.Aport, pub *apk.
 	}
 	s.byOrigin = map[string][]*apk.Package{}
 	if pub != nil {
+		s.byOrigin = make(map[string][]*apk.Package, len(pub.Packages))
 		for _, rec := range pub.Packages {
 			o := rec.OriginOrName()
 			s.byOrigin[o] = append(s.byOrigin[o], rec)
@@ -220,8 +229,8 @@ func (s *archState) treeNames() *names {
 }
 
 // decide classifies every aport of the arch, makes nodes for those due for
-// a build, and lists removals.
-func (p *planner) decide(s *archState) {
+// a build (numbered within the arch), and lists removals.
+func (s *archState) decide(native string) {
 	for i, a := range s.aports {
 		switch {
 		case a.Error != "":
@@ -230,23 +239,23 @@ func (p *planner) decide(s *archState) {
 			continue
 		case !a.Applies:
 			s.plan.Counts.Excluded++
-			p.removeAll(s, a.Pkgname, RemovedArchExcluded)
+			s.removeAll(a.Pkgname, RemovedArchExcluded)
 			continue
 		}
 		due := dueNames(a, s.arch)
-		p.removeStale(s, a.Pkgname, due)
+		s.removeStale(a.Pkgname, due)
 		b := s.status(a, due)
 		if b == nil {
 			s.plan.Counts.UpToDate++
 			continue
 		}
-		if a.Noarch() && s.arch != p.native {
+		if s.noarchAt[i] && s.arch != native {
 			// Built on the native arch; copies() decides what happens here.
 			s.noarch = append(s.noarch, pendingCopy{aport: i, b: b})
 			continue
 		}
-		s.node[i] = len(p.nodes)
-		p.nodes = append(p.nodes, &node{s: s, a: a, b: b, selected: true})
+		s.node[i] = len(s.nodes)
+		s.nodes = append(s.nodes, &node{s: s, a: a, b: b, selected: true})
 	}
 	if s.pub == nil {
 		return
@@ -311,13 +320,13 @@ func publishedVersion(pkgname string, recs []*apk.Package) string {
 	return best
 }
 
-func (p *planner) removeAll(s *archState, origin, reason string) {
+func (s *archState) removeAll(origin, reason string) {
 	for _, r := range s.byOrigin[origin] {
 		s.plan.Removed = append(s.plan.Removed, &Removed{Name: r.Name, Version: r.Version, Origin: origin, Reason: reason})
 	}
 }
 
-func (p *planner) removeStale(s *archState, origin string, due []string) {
+func (s *archState) removeStale(origin string, due []string) {
 	for _, r := range s.byOrigin[origin] {
 		if !contains(due, r.Name) {
 			s.plan.Removed = append(s.plan.Removed, &Removed{Name: r.Name, Version: r.Version, Origin: origin, Reason: RemovedSubpackageGone})
