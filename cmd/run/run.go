@@ -173,7 +173,7 @@ func makePlan(ctx context.Context, cfg *config.Config, opts runOptions, logger *
 	}
 	keys, err := apk.LoadKeyring(cfg.Publish.Keys)
 	if err != nil {
-		return nil, fmt.Errorf("publish.keys: %w", err)
+		return nil, fmt.Errorf("publish.keys: %w (the public keys the repository is signed with; `run keygen --dir DIR` makes a pair)", err)
 	}
 	var upKeys *apk.Keyring
 	if cfg.Upstream.Keys != "" {

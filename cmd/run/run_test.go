@@ -342,3 +342,14 @@ func TestDryRunPublishURL(t *testing.T) {
 		t.Fatalf("404: exit %d, want every aport new:\n%s\nstderr: %s", code, out, stderr)
 	}
 }
+
+func TestDryRunNoKeys(t *testing.T) {
+	f := newFixture(t, "")
+	if err := os.RemoveAll(f.keys); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := f.run(t, "--dry-run")
+	if code != exitTrouble || stdout != "" || !strings.Contains(stderr, "publish.keys: ") || !strings.Contains(stderr, "run keygen") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 2 naming publish.keys with the remedy", code, stdout, stderr)
+	}
+}
