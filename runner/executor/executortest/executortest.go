@@ -403,20 +403,34 @@ func (h *harness) arch(t *testing.T) {
 	}
 }
 
-// hostAddrs returns a non-loopback IPv4 address of this host, if any.
-func hostAddr() string {
+// hostAddrs returns the host's first non-loopback IPv4 address and first
+// global IPv6 address (bracketed for a URL), those it has.
+func hostAddrs() []string {
 	addrs, _ := net.InterfaceAddrs()
+	var v4, v6 string
 	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
-			return ipn.IP.String()
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		if ipn.IP.To4() != nil && v4 == "" {
+			v4 = ipn.IP.String()
+		} else if ipn.IP.To4() == nil && v6 == "" {
+			v6 = "[" + ipn.IP.String() + "]"
 		}
 	}
-	return ""
+	var out []string
+	for _, a := range []string{v4, v6} {
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (h *harness) network(t *testing.T) {
 	token := "apkfarm-net-" + marker()
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	ln, err := net.Listen("tcp", ":0") // every address, IPv4 and IPv6
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,11 +438,9 @@ func (h *harness) network(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
-	targets := []string{"127.0.0.1"}
-	if a := hostAddr(); a != "" {
-		targets = append(targets, a)
-	} else {
-		t.Log("host has no non-loopback IPv4 address: only 127.0.0.1 is tried")
+	targets := append([]string{"127.0.0.1", "[::1]"}, hostAddrs()...)
+	if len(targets) == 2 {
+		t.Log("host has no non-loopback address: only loopback is tried")
 	}
 	s := h.start(t)
 	fetch := func(ip string, network bool) result {
