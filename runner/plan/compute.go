@@ -271,7 +271,7 @@ func (s *archState) decide(native string) {
 // status compares the aport with the published index: nil when up to date,
 // else the build it needs.
 func (s *archState) status(a *apkbuild.Aport, due []string) *Build {
-	b := &Build{Pkgname: a.Pkgname, Path: a.Path, Version: a.Version(), Noarch: a.Noarch(), Depends: []string{}}
+	b := &Build{Pkgname: a.Pkgname, Path: a.Path, Version: a.Version(), Hash: a.Hash, Noarch: a.Noarch(), Depends: []string{}}
 	recs := s.byOrigin[a.Pkgname]
 	if len(recs) == 0 {
 		b.Reason = ReasonNew

@@ -62,6 +62,9 @@ type Build struct {
 	Pkgname string `json:"pkgname"`
 	Path    string `json:"path"`
 	Version string `json:"version"`
+	// Hash is the APKBUILD's content hash: what a failed attempt is
+	// recorded with, for the failure memory.
+	Hash string `json:"apkbuild_hash"`
 	// PublishedVersion is the version in the published index, empty when
 	// new.
 	PublishedVersion string `json:"published_version"`
