@@ -116,11 +116,18 @@ func (s *Store) Rootfs(ctx context.Context, ref, arch string) (dir, digest strin
 	}
 	switch {
 	case strings.HasPrefix(ref, "rootfs:"):
-		return s.fromTarball(ctx, strings.TrimPrefix(ref, "rootfs:"), arch)
+		dir, digest, err = s.fromTarball(ctx, strings.TrimPrefix(ref, "rootfs:"), arch)
 	case strings.HasPrefix(ref, "oci-layout:"):
-		return s.fromLayout(ctx, strings.TrimPrefix(ref, "oci-layout:"), arch, plat)
+		dir, digest, err = s.fromLayout(ctx, strings.TrimPrefix(ref, "oci-layout:"), arch, plat)
+	default:
+		dir, digest, err = s.fromRegistry(ctx, ref, arch, plat)
 	}
-	return s.fromRegistry(ctx, ref, arch, plat)
+	if err == nil {
+		// The directory's mtime says when it was last handed out (Prune).
+		now := time.Now()
+		_ = os.Chtimes(dir, now, now)
+	}
+	return dir, digest, err
 }
 
 // rootfsDir is where the rootfs of image h, checked to be for arch, lives.
