@@ -84,7 +84,7 @@ func Compute(in Input) (*Plan, error) {
 	if !seen[p.native] {
 		p.native = in.Arches[0]
 	}
-	out := &Plan{Generated: in.Now, NativeArch: p.native, Only: in.Options.Only}
+	out := &Plan{Schema: Schema, Generated: in.Now, NativeArch: p.native, Only: in.Options.Only}
 	for _, arch := range in.Arches {
 		ap := &ArchPlan{Arch: arch, Builds: []*Build{}, Copies: []*Copy{}, Blocked: []*Blocked{},
 			Removed: []*Removed{}, Cycles: []*Cycle{}, Invalid: []*Invalid{}}

@@ -25,9 +25,14 @@ const (
 	RemovedSubpackageGone = "subpackage-gone" // the origin no longer makes this package here
 )
 
+// Schema is the version of the plan's JSON form. It changes when a field
+// changes meaning or is removed; adding a field does not change it.
+const Schema = 1
+
 // Plan is the result of Compute; it marshals to the JSON documented in
 // docs/plan.md.
 type Plan struct {
+	Schema     int       `json:"schema"`
 	Generated  time.Time `json:"generated"`
 	NativeArch string    `json:"native_arch"`
 	// Batches is the number of batches; batch numbers run from 1 and are
