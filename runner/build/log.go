@@ -22,25 +22,22 @@ const (
 	maxErrorLineLen = 300
 )
 
-// errorMarkers make a log line "error-looking". Matched case-sensitively,
-// except "error:" which matches in any case.
-var errorMarkers = []string{
-	">>> ERROR",
-	"undefined reference",
-	"No such file or directory",
-	"fatal error",
-	"command not found",
-	"Segmentation fault",
-	"uncaught target signal",
-	": ***", // make: *** [...] Error 1
+// errorMarkers make a log line "error-looking" (case-sensitive).
+var errorMarkers = [][]byte{
+	[]byte("error:"), []byte("Error:"), []byte("ERROR:"), // gcc, abuild's ">>> ERROR:", Python, ...
+	[]byte(">>> ERROR"),
+	[]byte("undefined reference"),
+	[]byte("No such file or directory"),
+	[]byte("fatal error"),
+	[]byte("command not found"),
+	[]byte("Segmentation fault"),
+	[]byte("uncaught target signal"),
+	[]byte(": ***"), // make: *** [...] Error 1
 }
 
 func errorLooking(line []byte) bool {
-	if bytes.Contains(bytes.ToLower(line), []byte("error:")) {
-		return true
-	}
 	for _, m := range errorMarkers {
-		if bytes.Contains(line, []byte(m)) {
+		if bytes.Contains(line, m) {
 			return true
 		}
 	}
@@ -60,6 +57,7 @@ type logWriter struct {
 	written   int64
 	truncated bool
 	lineStart bool
+	fileNL    bool // the file ends with a newline (or is empty)
 	line      []byte // the current line's text so far (at most maxErrorLineLen)
 	lineStamp []byte // the current line's stamp
 	errLines  []string
@@ -71,7 +69,7 @@ type logWriter struct {
 }
 
 func newLogWriter(f *os.File, start time.Time, max int64) *logWriter {
-	l := &logWriter{f: f, start: start, max: max, lineStart: true}
+	l := &logWriter{f: f, start: start, max: max, lineStart: true, fileNL: true}
 	l.last.Store(start.UnixNano())
 	return l
 }
@@ -136,29 +134,38 @@ func (l *logWriter) endLine() {
 	l.line = l.line[:0]
 }
 
-// emit writes b to the file unless the cap is reached.
+// emit writes b to the file unless the cap is reached. At the cap the log
+// is cut after the last whole line that fits, and the marker line follows.
 func (l *logWriter) emit(b []byte) {
 	if l.truncated || len(b) == 0 {
 		return
 	}
 	if l.written+int64(len(b)) > l.max {
-		cut := b[:max(l.max-l.written, 0)]
-		l.put(cut)
+		fits := b[:max(l.max-l.written, 0)]
+		if i := bytes.LastIndexByte(fits, '\n'); i >= 0 {
+			l.put(fits[:i+1])
+		}
 		l.truncated = true
-		marker := fmt.Sprintf("\n%sapkfarm: log truncated at %d bytes; further output discarded\n",
+		marker := fmt.Appendf(nil, "%sapkfarm: log truncated at %d bytes; further output discarded\n",
 			l.stamp(time.Now()), l.max)
-		l.put([]byte(marker))
+		if !l.fileNL {
+			marker = append([]byte("\n"), marker...)
+		}
+		l.put(marker)
 		return
 	}
 	l.put(b)
 }
 
 func (l *logWriter) put(b []byte) {
-	if l.err != nil {
+	if l.err != nil || len(b) == 0 {
 		return
 	}
 	n, err := l.f.Write(b)
 	l.written += int64(n)
+	if n > 0 {
+		l.fileNL = b[n-1] == '\n'
+	}
 	if err != nil {
 		l.err = err
 	}
@@ -173,9 +180,12 @@ func (l *logWriter) Notef(format string, args ...any) {
 	defer l.mu.Unlock()
 	var b []byte
 	if !l.lineStart {
-		b = append(b, '\n')
+		// The output's unfinished line ends here.
 		l.line = l.line[:0]
 		l.lineStart = true
+	}
+	if !l.fileNL {
+		b = append(b, '\n')
 	}
 	b = append(b, l.stamp(now)...)
 	b = append(b, "apkfarm: "...)

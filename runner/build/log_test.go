@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,4 +74,72 @@ func TestErrorLooking(t *testing.T) {
 			t.Errorf("errorLooking(%q) = %v; want %v", line, got, want)
 		}
 	}
+}
+
+// BenchmarkLogWriter measures the log path a chatty build's output takes:
+// stamping, scanning for error lines, writing, then discarding past the cap.
+func BenchmarkLogWriter(b *testing.B) {
+	line := []byte("libtool: compile:  gcc -DHAVE_CONFIG_H -I. -I.. -O2 -g -c foo.c -fPIC -DPIC -o .libs/foo.o\n")
+	chunk := bytes.Repeat(line, 32<<10/len(line))
+	for _, tc := range []struct {
+		name string
+		max  int64
+	}{{"written", 1 << 40}, {"past-cap", 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "x.log"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			lw := newLogWriter(f, time.Now(), tc.max)
+			b.SetBytes(int64(len(chunk)))
+			for b.Loop() {
+				lw.Write(chunk)
+			}
+		})
+	}
+}
+
+// FuzzLogWriter: whatever the output and however it is cut into writes,
+// every line of the log starts with a stamp, the text written before the cap
+// is the output itself, and the log never grows past the cap by more than
+// the marker and the runner's notes.
+func FuzzLogWriter(f *testing.F) {
+	f.Add([]byte("a\nb\n"), uint8(1), uint16(1000))
+	f.Add([]byte("no newline at all"), uint8(3), uint16(5))
+	f.Add([]byte("\n\n\r\nerror: x\n"), uint8(2), uint16(30))
+	f.Fuzz(func(t *testing.T, out []byte, cut uint8, capBytes uint16) {
+		file, err := os.Create(filepath.Join(t.TempDir(), "x.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lw := newLogWriter(file, time.Now(), int64(capBytes)+1)
+		step := int(cut%16) + 1
+		for i := 0; i < len(out); i += step {
+			lw.Write(out[i:min(i+step, len(out))])
+		}
+		lw.Notef("end")
+		file.Close()
+		b, _ := os.ReadFile(file.Name())
+		var text []byte
+		for i, line := range strings.SplitAfter(string(b), "\n") {
+			if line == "" {
+				continue
+			}
+			if len(line) < 8 || line[0] != '[' || line[6] != ']' || line[7] != ' ' {
+				if i == 0 || !strings.HasPrefix(line, "\n") {
+					t.Fatalf("line %d %q has no stamp; log %q", i+1, line, b)
+				}
+			}
+			if !strings.Contains(line, "apkfarm: ") {
+				text = append(text, line[min(8, len(line)):]...)
+			}
+		}
+		if !bytes.HasPrefix(append(out, '\n'), text) && !bytes.HasPrefix(out, bytes.TrimSuffix(text, []byte("\n"))) {
+			t.Fatalf("logged text %q is not a prefix of the output %q", text, out)
+		}
+		if limit := int64(capBytes) + 1 + 200; int64(len(b)) > limit {
+			t.Fatalf("log of %d bytes past a cap of %d", len(b), capBytes+1)
+		}
+	})
 }
