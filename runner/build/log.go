@@ -57,7 +57,7 @@ type logWriter struct {
 	written   int64
 	truncated bool
 	lineStart bool
-	fileNL    bool // the file ends with a newline (or is empty)
+	fileNL    bool   // the file ends with a newline (or is empty)
 	line      []byte // the current line's text so far (at most maxErrorLineLen)
 	lineStamp []byte // the current line's stamp
 	errLines  []string
