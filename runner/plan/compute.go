@@ -164,16 +164,27 @@ func newArchState(arch string, ap *ArchPlan, aports []*apkbuild.Aport, pub *apk.
 			// in every aports tree, so its published packages stay.
 			c := *a
 			c.Pkgname = path.Base(a.Path)
-			s.aports[i], a = &c, &c
+			s.aports[i] = &c
 		}
-		if j, dup := s.byPkgname[a.Pkgname]; dup && a.Error == "" {
+	}
+	// Aports that build here own their pkgname; two of them with one name
+	// is an error (the second by path is made invalid). Aports of other
+	// arches may share a name with them.
+	for i, a := range s.aports {
+		if a.Error != "" || !a.Applies {
+			continue
+		}
+		if j, dup := s.byPkgname[a.Pkgname]; dup {
 			// Copy: the evaluator's result may be shared between arches.
 			c := *a
 			c.Error = fmt.Sprintf("pkgname %q is also declared by %s", a.Pkgname, s.aports[j].Path)
 			s.aports[i] = &c
 			continue
 		}
-		if _, dup := s.byPkgname[a.Pkgname]; !dup {
+		s.byPkgname[a.Pkgname] = i
+	}
+	for i, a := range s.aports {
+		if _, taken := s.byPkgname[a.Pkgname]; !taken {
 			s.byPkgname[a.Pkgname] = i
 		}
 	}
@@ -239,7 +250,9 @@ func (s *archState) decide(native string) {
 			continue
 		case !a.Applies:
 			s.plan.Counts.Excluded++
-			s.removeAll(a.Pkgname, RemovedArchExcluded)
+			if s.byPkgname[a.Pkgname] == i { // no aport of that name builds here
+				s.removeAll(a.Pkgname, RemovedArchExcluded)
+			}
 			continue
 		}
 		due := dueNames(a, s.arch)

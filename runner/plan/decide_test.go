@@ -162,3 +162,43 @@ func TestInvalidWithoutPkgnameKeepsItsPackages(t *testing.T) {
 		t.Errorf("invalid = %+v, want broken with its error", ap.Invalid)
 	}
 }
+
+// TestSameNameOtherArches: aports of one pkgname for different arches
+// (device packages, say) are no duplicates; each arch builds its own and
+// the other's exclusion removes nothing.
+func TestSameNameOtherArches(t *testing.T) {
+	a := mk("fw", "1-r0", arches("x86_64"))
+	a.Path = "device/a/fw"
+	b := mk("fw", "2-r0", arches("aarch64"))
+	b.Path = "device/b/fw"
+	archList := []string{"x86_64", "aarch64"}
+	p, err := Compute(Input{Arches: archList, Aports: tree(archList, b, a),
+		Published: map[string]*apk.Index{"x86_64": index(rec("fw=0.9-r0", "fw")), "aarch64": index(rec("fw=1.9-r0", "fw"))},
+		Now:       testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for arch, want := range map[string]string{"x86_64": "device/a/fw 1-r0", "aarch64": "device/b/fw 2-r0"} {
+		ap := p.Arch(arch)
+		if len(ap.Builds) != 1 || ap.Builds[0].Path+" "+ap.Builds[0].Version != want {
+			t.Errorf("%s builds = %s, want %s", arch, batches(ap), want)
+		}
+		if len(ap.Invalid)+len(ap.Removed) != 0 || ap.Counts.Excluded != 1 {
+			t.Errorf("%s: invalid %+v, removed %+v, counts %+v; want none, none, 1 excluded", arch, ap.Invalid, ap.Removed, ap.Counts)
+		}
+	}
+}
+
+func TestSameNameOtherArchesWhy(t *testing.T) {
+	a := mk("fw", "1-r0", arches("x86_64"))
+	a.Path = "device/b/fw"
+	b := mk("fw", "2-r0", arches("aarch64"))
+	b.Path = "device/a/fw"
+	p, err := Compute(Input{Arches: []string{"x86_64"}, Aports: tree([]string{"x86_64"}, a, b), Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Why("x86_64", "fw"); !strings.Contains(got, "fw is built in batch 1") {
+		t.Errorf("Why = %q, want the aport that applies", got)
+	}
+}

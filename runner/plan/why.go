@@ -65,13 +65,22 @@ func (p *Plan) Why(arch, name string) string {
 	return fmt.Sprintf("%s: %s is up to date: %s is published", arch, what, a.Version())
 }
 
-// find returns the aport that makes name on the arch: by pkgname, else by
-// a subpackage name.
+// find returns the aport that makes name on the arch: by pkgname (one
+// that applies to the arch first), else by a subpackage name.
 func (ap *ArchPlan) find(name string) *apkbuild.Aport {
+	var other *apkbuild.Aport
 	for _, a := range ap.aports {
 		if a.Pkgname == name {
-			return a
+			if a.Applies {
+				return a
+			}
+			if other == nil {
+				other = a
+			}
 		}
+	}
+	if other != nil {
+		return other
 	}
 	for _, a := range ap.aports {
 		for _, sp := range a.Subpackages {
