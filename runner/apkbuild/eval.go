@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -111,8 +112,10 @@ var refused = map[string]bool{
 // a warning, as if nothing were installed.
 var unresolved = map[string]bool{"command": true, "type": true, "hash": true, "which": true}
 
-// evaluation is the state of one Eval: what the handlers saw.
+// evaluation is the state of one Eval: what the handlers saw. The handlers
+// hold mu: the two sides of a pipeline run at the same time.
 type evaluation struct {
+	mu       sync.Mutex
 	f        *File
 	warnings []string
 	seen     map[string]bool
@@ -148,6 +151,8 @@ func (e *evaluation) errorf(line int, format string, args ...any) error {
 }
 
 func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) {
+	e.mu.Lock() // pipelines run their left side in another goroutine
+	defer e.mu.Unlock()
 	if e.fatal != nil {
 		return nil, e.fatal
 	}
@@ -262,6 +267,8 @@ func (e *evaluation) checkSizes(env expand.Environ, line int) error {
 }
 
 func (e *evaluation) exec(ctx context.Context, args []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	hc := interp.HandlerCtx(ctx)
 	line := int(hc.Pos.Line())
 	if fn, ok := strings.CutPrefix(args[0], splitPrefix); ok {
@@ -269,10 +276,9 @@ func (e *evaluation) exec(ctx context.Context, args []string) error {
 		return interp.ExitStatus(127)
 	}
 	if textTools[args[0]] || e.split {
+		// Its stdin is not read: the writer of a pipeline gets EPIPE when
+		// the pipeline ends.
 		e.warnf(line, "%s: external programs are not run while reading APKBUILDs; status 127, no output", args[0])
-		if hc.Stdin != nil {
-			io.Copy(io.Discard, io.LimitReader(hc.Stdin, int64(e.f.limits.MaxVarSize)))
-		}
 		return interp.ExitStatus(127)
 	}
 	return e.errorf(line, "run %q: external programs are not run while reading APKBUILDs", strings.Join(args, " "))
@@ -282,6 +288,8 @@ func (e *evaluation) open(ctx context.Context, name string, flag int, perm os.Fi
 	if name == os.DevNull || name == "/dev/null" {
 		return devNull{}, nil
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	line := int(interp.HandlerCtx(ctx).Pos.Line())
 	if line == 0 {
 		line = int(e.lastLine.Load())

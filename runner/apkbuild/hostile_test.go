@@ -25,6 +25,7 @@ var hostileWant = map[string]string{
 	"write-file":      `write-file/APKBUILD:4: open "/tmp/apkfarm-pwned": APKBUILDs may not open files`,
 	"source-file":     `source-file/APKBUILD:4: run ".": builtin not allowed`,
 	"exit":            "exit/APKBUILD:4: evaluate APKBUILD: exit at top level",
+	"background":      "background/APKBUILD:4: evaluate APKBUILD: background commands (&) are not supported",
 	"big-string":      "big-string/APKBUILD: read APKBUILD: 100000023 bytes is over the limit of 1048576",
 	"good":            "",
 }
@@ -99,6 +100,16 @@ func TestWarnings(t *testing.T) {
 			name: "text tool in command substitution",
 			src:  "pkgname=a\npkgver=1\npkgrel=0\narch=all\n_v=$(echo $pkgver | sed s/1/2/)\ndepends=\"x$_v\"\n",
 			want: "APKBUILD:5: sed: external programs are not run",
+			check: func(t *testing.T, a *Aport) {
+				if strings.Join(a.Depends, " ") != "x" {
+					t.Errorf("depends %q, want [x]", a.Depends)
+				}
+			},
+		},
+		{
+			name: "pipeline into a text tool that reads nothing",
+			src:  "pkgname=a\npkgver=1\npkgrel=0\narch=all\n_v=$(printf '%0900000d' 0 | tr 0 1)\ndepends=\"x$_v\"\n",
+			want: "APKBUILD:5: tr: external programs are not run",
 			check: func(t *testing.T, a *Aport) {
 				if strings.Join(a.Depends, " ") != "x" {
 					t.Errorf("depends %q, want [x]", a.Depends)

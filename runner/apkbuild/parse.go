@@ -118,7 +118,7 @@ func ParseLimits(dir string, src []byte, limits Limits) (*File, error) {
 		}
 		return f, fmt.Errorf("%s: parse APKBUILD: %w", f.name, err)
 	}
-	if err := f.prepare(prog); err != nil {
+	if err := f.prepareSafely(prog); err != nil {
 		return f, err
 	}
 	// abuild defines its functions before it sources the APKBUILD; the
@@ -133,6 +133,17 @@ func ParseLimits(dir string, src []byte, limits Limits) (*File, error) {
 }
 
 func filepathToSlash(p string) string { return strings.ReplaceAll(p, "\\", "/") }
+
+// prepareSafely is prepare, with a panic (a bug, never an input's fault)
+// turned into an error for this file.
+func (f *File) prepareSafely(prog *syntax.File) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: parse APKBUILD: internal error: %v", f.name, p)
+		}
+	}()
+	return f.prepare(prog)
+}
 
 // prepare checks prog for constructs the evaluator refuses, neutralises
 // brace expansion (busybox ash has none), inserts size checks after
@@ -151,7 +162,9 @@ func (f *File) prepare(prog *syntax.File) error {
 	syntax.Walk(prog, func(node syntax.Node) bool {
 		switch n := node.(type) {
 		case *syntax.FuncDecl:
-			f.funcs[n.Name.Value] = true
+			if n.Name != nil {
+				f.funcs[n.Name.Value] = true
+			}
 			return false
 		case *syntax.Assign:
 			if n.Name != nil {
@@ -170,6 +183,10 @@ func (f *File) prepare(prog *syntax.File) error {
 		switch n := node.(type) {
 		case *syntax.ProcSubst:
 			fail(n, "evaluate APKBUILD: process substitution is not supported")
+		case *syntax.Stmt:
+			if n.Background {
+				fail(n, "evaluate APKBUILD: background commands (&) are not supported")
+			}
 		case *syntax.CoprocClause:
 			fail(n, "evaluate APKBUILD: coprocesses are not supported")
 		case *syntax.Word:
@@ -290,7 +307,7 @@ func instrument(stmts []*syntax.Stmt, funcs map[string]bool) []*syntax.Stmt {
 		if assigns(st) && grows(st) {
 			out = append(out, checkStmt(st.Pos(), assignedNames(st)))
 		}
-		if fd, ok := st.Cmd.(*syntax.FuncDecl); ok {
+		if fd, ok := st.Cmd.(*syntax.FuncDecl); ok && fd.Name != nil && fd.Body != nil {
 			out = append(out, splitCopy(st, fd, funcs))
 		}
 	}
