@@ -37,7 +37,9 @@ func FuzzEval(f *testing.F) {
 			return
 		}
 		done := make(chan *Aport, 1)
-		go func() { done <- p.EvalOptions(context.Background(), "armv7", EvalOptions{Timeout: 100 * time.Millisecond}) }()
+		go func() {
+			done <- p.EvalOptions(context.Background(), "armv7", EvalOptions{Timeout: 100 * time.Millisecond})
+		}()
 		var a *Aport
 		select {
 		case a = <-done:
