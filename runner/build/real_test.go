@@ -689,3 +689,23 @@ func TestRealBuildAsUser(t *testing.T) {
 		t.Errorf("built as uid %q; want 65534", got)
 	}
 }
+
+// TestRealQemuCrash: a build step killed by SIGSEGV is a qemu-crash on
+// aarch64 (qemu says "uncaught target signal") and a build-error natively.
+func TestRealQemuCrash(t *testing.T) {
+	r := newReal(t, "x86_64", "aarch64")
+	res, err := Run(context.Background(), []Job{fjob(t, "x86_64", "segv", "1.0-r0", 0), fjob(t, "aarch64", "segv", "1.0-r0", 0)},
+		r.opts, r.exec, r.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for arch, want := range map[string]string{"x86_64": state.ClassBuildError, "aarch64": state.ClassQemuCrash} {
+		o := outcomeArch(t, res, arch, "segv")
+		if o.Status != state.Failed || o.Attempt.Class != want {
+			t.Errorf("%s: %s %+v; want class %s\n%s", arch, o.Status, o.Attempt, want, readLog(t, r.stateDir, o.Attempt))
+		}
+		if arch == "aarch64" && !strings.Contains(strings.Join(o.Attempt.ErrorLines, "\n"), "uncaught target signal 11") {
+			t.Errorf("aarch64 error lines %q lack qemu's report", o.Attempt.ErrorLines)
+		}
+	}
+}
