@@ -104,10 +104,17 @@ func (r *runner) runJob(ctx context.Context, j *Job) Outcome {
 	return out
 }
 
-// createLog creates <dir>/<version>-<n>.log for the next n.
+// createLog creates <dir>/<version>-<n>.log for the next n. Logs a runner
+// that died left uncompressed are compressed first.
 func createLog(dir, version string) (*os.File, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", err
+	}
+	stale, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, p := range stale {
+		if err := gzipLog(p); err != nil {
+			return nil, "", fmt.Errorf("compress old log: %w", err)
+		}
 	}
 	for range 100 {
 		n, err := nextAttempt(dir, version)

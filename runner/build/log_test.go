@@ -143,3 +143,24 @@ func FuzzLogWriter(f *testing.F) {
 		}
 	})
 }
+
+func TestCreateLogCompressesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "1.0-r0-1.log"), []byte("[00:01] left by a runner that died\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, p, err := createLog(dir, "1.0-r0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if filepath.Base(p) != "1.0-r0-2.log" {
+		t.Errorf("new log %s; want attempt 2", p)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "1.0-r0-1.log.gz")); err != nil {
+		t.Errorf("leftover log not compressed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "1.0-r0-1.log")); !os.IsNotExist(err) {
+		t.Errorf("leftover log still there: %v", err)
+	}
+}
