@@ -24,7 +24,10 @@ func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) 
 // as name RS set RS value US, one record (GS rel arch LF ...) per pair.
 func ashScript(rels []string) string {
 	var b strings.Builder
-	b.WriteString("RS=$(printf '\\036'); US=$(printf '\\037'); GS=$(printf '\\035')\n")
+	b.WriteString("RS=$(printf '\\036'); US=$(printf '\\037'); GS=$(printf '\\035'); FS=$(printf '\\034')\n")
+	// abuild's default split functions, as we model them, are defined
+	// before the APKBUILD is sourced, as abuild does.
+	b.WriteString(preludeSrc)
 	for _, rel := range rels {
 		for _, arch := range compareArches {
 			start := StartDir(rel)
@@ -39,11 +42,39 @@ func ashScript(rels []string) string {
 			fmt.Fprintf(&b, "cd %s || exit 1\n", shQuote(path.Join("/mnt", rel)))
 			b.WriteString(". ./APKBUILD >/dev/null 2>&1\n")
 			fmt.Fprintf(&b, "for __v in %s; do eval \"__s=\\${$__v+s} __x=\\${$__v-}\"; printf '%%s%%s%%s%%s%%s%%s' \"$__v\" \"$RS\" \"$__s\" \"$RS\" \"$__x\" \"$US\"; done\n", strings.Join(TopLevelVars, " "))
+			b.WriteString(ashSplit)
 			b.WriteString(")\n")
 		}
 	}
 	return b.String()
 }
+
+// ashSplit runs, for every subpackage, its real split function in a
+// subshell of ash after the top level (commands in it fail harmlessly: the
+// rootfs and the tree are read-only, there is no network), the way abuild
+// derives the function's name in subpkg_set, and prints
+// FS name RS func RS pkgdesc RS depends RS provides RS install_if.
+const ashSplit = `for __e in $subpackages; do
+	__name=${__e%%:*}
+	__rest=${__e#*:}
+	[ "$__rest" = "$__e" ] && __rest=""
+	__fn=${__rest%%:*}
+	if [ -z "$__fn" ]; then
+		case $__name in
+		*-bash-completion) __fn=bashcomp ;;
+		*-zsh-completion) __fn=zshcomp ;;
+		*-fish-completion) __fn=fishcomp ;;
+		*) __fn=${__name##*-} ;;
+		esac
+	fi
+	(
+		subpkgname=$__name
+		subpkgdir=$pkgbasedir/$__name
+		$__fn >/dev/null 2>&1
+		printf '%s%s%s%s%s%s%s%s%s%s%s%s' "$FS" "$__name" "$RS" "$__fn" "$RS" "$pkgdesc" "$RS" "$depends" "$RS" "$provides" "$RS" "$install_if"
+	)
+done
+`
 
 // TestAshAgreement sources every fixture aport with the real busybox ash
 // of Alpine for x86_64, aarch64 and armv7, and requires our evaluator to
@@ -74,10 +105,17 @@ func TestAshAgreement(t *testing.T) {
 	if want := len(rels) * len(compareArches); len(records) != want {
 		t.Fatalf("ash printed %d records, want %d; stderr: %s", len(records), want, res.Stderr)
 	}
-	compared := 0
+	compared, subCompared := 0, 0
 	for _, rec := range records {
 		head, body, _ := strings.Cut(rec, "\n")
 		rel, arch, _ := strings.Cut(head, " ")
+		body, subs, _ := strings.Cut(body, "\x1c")
+		var ashSubs [][]string
+		if subs != "" {
+			for _, rec := range strings.Split(subs, "\x1c") {
+				ashSubs = append(ashSubs, strings.Split(rec, "\x1e"))
+			}
+		}
 		ash := map[string]string{}
 		for _, field := range strings.Split(strings.TrimSuffix(body, "\x1f"), "\x1f") {
 			parts := strings.SplitN(field, "\x1e", 3)
@@ -102,7 +140,30 @@ func TestAshAgreement(t *testing.T) {
 				}
 				compared++
 			}
+			// Subpackages: the split functions ran for real in ash.
+			a := f.EvalOptions(context.Background(), arch, EvalOptions{Rel: rel})
+			if len(a.Subpackages) != len(ashSubs) {
+				t.Fatalf("%d subpackages, ash has %d", len(a.Subpackages), len(ashSubs))
+			}
+			for i, sp := range a.Subpackages {
+				want := ashSubs[i]
+				if len(want) != 6 {
+					t.Fatalf("bad ash subpackage record %q", want)
+				}
+				got := []string{sp.Name, sp.Func, sp.Pkgdesc, strings.Join(sp.Depends, " "), strings.Join(sp.Provides, " "), strings.Join(sp.InstallIf, " ")}
+				for j, field := range []string{"name", "func", "pkgdesc", "depends", "provides", "install_if"} {
+					w := want[j]
+					if j >= 3 {
+						w = strings.Join(List(w), " ")
+					}
+					if got[j] != w {
+						t.Errorf("subpackage %s: %s: ash has %q, we have %q", sp.Name, field, w, got[j])
+					}
+					subCompared++
+				}
+			}
 		})
 	}
 	t.Logf("compared %d values: %d aports x %d arches x %d variables", compared, len(rels), len(compareArches), len(TopLevelVars))
+	t.Logf("compared %d subpackage values (name, func, pkgdesc, depends, provides, install_if)", subCompared)
 }
