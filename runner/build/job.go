@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/apkfarm/apkfarm/state"
@@ -197,6 +198,10 @@ func check(o *Options, jobs []Job) error {
 		case j.Arch == "" || j.Pkgname == "" || j.Version == "":
 			errs = append(errs, fmt.Errorf("%s: arch, pkgname and version are required", where))
 			continue
+		case !safeName(j.Arch) || !safeName(j.Pkgname) || !safeName(j.Version):
+			errs = append(errs, fmt.Errorf("%s: arch, pkgname and version must be plain names (no \"/\", not \".\" or \"..\"): %q %q %q",
+				where, j.Arch, j.Pkgname, j.Version))
+			continue
 		case seen[j.key()] != nil:
 			errs = append(errs, fmt.Errorf("%s: listed twice", where))
 			continue
@@ -295,3 +300,8 @@ type nopProgress struct{}
 
 func (nopProgress) Started(Job)      {}
 func (nopProgress) Finished(Outcome) {}
+
+// safeName reports whether s can be a file name under the state directory.
+func safeName(s string) bool {
+	return s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
+}

@@ -409,11 +409,14 @@ func TestBadInputNamesTheJob(t *testing.T) {
 	noDir := job(t, "c", 1, 0)
 	noDir.Dir = "/nonexistent/c"
 	dup := good
-	_, err := Run(context.Background(), []Job{good, sameBatch, noDir, dup}, testOptions(t), newFakeExec(t), nil)
+	evil := job(t, "evil", 0, 0)
+	evil.Pkgname = "../../etc"
+	_, err := Run(context.Background(), []Job{good, sameBatch, noDir, dup, evil}, testOptions(t), newFakeExec(t), nil)
 	if err == nil {
 		t.Fatal("Run accepted bad jobs")
 	}
-	for _, want := range []string{"b (batch 0): depends on a in batch 0", `aport directory "/nonexistent/c"`, "(x86_64 a): listed twice"} {
+	for _, want := range []string{"b (batch 0): depends on a in batch 0", `aport directory "/nonexistent/c"`, "(x86_64 a): listed twice",
+		`must be plain names (no "/", not "." or ".."): "x86_64" "../../etc"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
