@@ -69,8 +69,14 @@ func Load(path string, logger *slog.Logger) (*Status, error) {
 // fsync, rename, fsync of the directory. When the file already holds the
 // same content apart from the generated time, it is left alone (and s's
 // Generated is set to the file's) and changed is false.
+//
+// The caller sets Generated to the run's time; a zero Generated becomes the
+// current time.
 func Save(path string, s *Status) (changed bool, err error) {
 	s.Schema = Schema
+	if s.Generated.IsZero() {
+		s.Generated = time.Now().UTC().Truncate(time.Second)
+	}
 	if s.Arches == nil {
 		s.Arches = map[string]*Arch{}
 	}
