@@ -63,9 +63,11 @@ const (
 	DefaultLogMaxBytes = 64 << 20
 
 	// DefaultPrepareCommand makes a throwaway abuild key when there is
-	// none (abuild signs what it builds; apkfarm re-signs with the release
-	// key, which builds never see) and fetches and verifies the sources.
-	DefaultPrepareCommand = `[ -f "$HOME/.abuild/abuild.conf" ] || abuild-keygen -a -n; abuild -F -s "$SRCDEST" fetch verify`
+	// none and trusts it (abuild signs what it builds and the index it
+	// writes; apkfarm re-signs with the release key, which builds never
+	// see), then fetches and verifies the sources.
+	DefaultPrepareCommand = `[ -f "$HOME/.abuild/abuild.conf" ] || { abuild-keygen -a -n && cp "$HOME"/.abuild/*.pub /etc/apk/keys/ 2>/dev/null || :; }; ` +
+		`abuild -F -s "$SRCDEST" fetch verify`
 	// DefaultBuildCommand runs abuild's whole build (unpack, prepare,
 	// build, check, package, split, index) into $REPODEST, as root (-F),
 	// without installing dependencies (-d: the runner did), no colours.
