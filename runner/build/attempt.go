@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -166,7 +167,7 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 	if idle := r.opts.IdleTimeout; idle > 0 {
 		go watchIdle(actx, lw, idle, cancelIdle)
 	}
-	foreign := j.Arch != r.opts.HostArch
+	foreign := !slices.Contains(r.opts.NativeArches, j.Arch)
 
 	// fail classifies a step that did not succeed: a non-zero exit (err
 	// nil) or an executor error.

@@ -41,7 +41,7 @@ func ExampleRun() {
 		StateDir:       filepath.Join(tmp, "state"),
 		PrepareCommand: "true",
 		BuildCommand:   "make-packages",
-		HostArch:       "x86_64",
+		NativeArches:   []string{"x86_64"},
 	}
 	res, err := build.Run(context.Background(), jobs, opts, ex, nil)
 	if err != nil {

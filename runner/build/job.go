@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -118,10 +117,10 @@ type Options struct {
 	StateDir string
 	// Progress is told about builds starting and ending (default: nothing).
 	Progress Progress
-	// HostArch is the apk arch the host runs natively: other arches run
-	// under qemu, and their crashes are classed qemu-crash. Default: the
-	// runner's own arch.
-	HostArch string
+	// NativeArches are the apk arches the host runs without emulation
+	// (cmd/run passes oci.NativeArches()); builds for other arches run
+	// under qemu, and their crashes are classed qemu-crash. Required.
+	NativeArches []string
 }
 
 func (o Options) withDefaults() Options {
@@ -146,9 +145,6 @@ func (o Options) withDefaults() Options {
 	if o.Progress == nil {
 		o.Progress = nopProgress{}
 	}
-	if o.HostArch == "" {
-		o.HostArch = NativeArch()
-	}
 	return o
 }
 
@@ -160,34 +156,14 @@ func (o *Options) image(arch string) string {
 	return o.Image
 }
 
-// NativeArch returns the apk arch of the machine the runner is built for.
-func NativeArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	case "386":
-		return "x86"
-	case "arm":
-		return "armv7"
-	case "ppc64le":
-		return "ppc64le"
-	case "s390x":
-		return "s390x"
-	case "riscv64":
-		return "riscv64"
-	case "loong64":
-		return "loongarch64"
-	}
-	return runtime.GOARCH
-}
-
 // check reports every problem with the options and jobs at once.
 func check(o *Options, jobs []Job) error {
 	var errs []error
 	if o.StateDir == "" {
 		errs = append(errs, errors.New("build options: state directory not set"))
+	}
+	if len(o.NativeArches) == 0 {
+		errs = append(errs, errors.New("build options: native arches not set (oci.NativeArches() says which)"))
 	}
 	if o.Timeout < 0 || o.LogMaxBytes < 0 {
 		errs = append(errs, errors.New("build options: negative timeout or log cap"))

@@ -198,7 +198,7 @@ func newReal(t *testing.T, arches ...string) *real {
 		stateDir: t.TempDir(),
 		logger:   logger,
 	}
-	r.opts = Options{Jobs: 2, StateDir: r.stateDir, Images: map[string]string{}, Timeout: 5 * time.Minute}
+	r.opts = Options{Jobs: 2, StateDir: r.stateDir, Images: map[string]string{}, Timeout: 5 * time.Minute, NativeArches: oci.NativeArches()}
 	for _, a := range arches {
 		r.opts.Images[a] = buildImage(t, a)
 	}
@@ -591,7 +591,7 @@ func runnerHelper() int {
 	}
 	ex := oci.New(store, oci.WithWorkDir(os.Getenv("HELPER_WORK")), oci.WithLogger(logger))
 	j := Job{Arch: "x86_64", Pkgname: "sleeper", Version: "1.0-r0", Dir: os.Getenv("HELPER_APORT"), Packages: []string{"sleeper"}}
-	opts := Options{StateDir: os.Getenv("HELPER_STATE"), Image: os.Getenv("HELPER_IMAGE"), Timeout: 10 * time.Minute}
+	opts := Options{StateDir: os.Getenv("HELPER_STATE"), Image: os.Getenv("HELPER_IMAGE"), Timeout: 10 * time.Minute, NativeArches: oci.NativeArches()}
 	res, err := Run(ctx, []Job{j}, opts, ex, logger)
 	if err != nil {
 		logger.Info("run ended", "err", err)
@@ -620,7 +620,7 @@ func BenchmarkBuildOverhead(b *testing.B) {
 	logger := slog.New(slog.DiscardHandler)
 	ex := oci.New(store, oci.WithWorkDir(work), oci.WithLogger(logger))
 	imgRef := buildImage(b, "x86_64")
-	opts := Options{StateDir: b.TempDir(), Image: imgRef}
+	opts := Options{StateDir: b.TempDir(), Image: imgRef, NativeArches: oci.NativeArches()}
 	j := fjob(b, "x86_64", "empty", "1.0-r0", 0)
 	// Warm the image cache.
 	if res, err := Run(context.Background(), []Job{j}, opts, ex, logger); err != nil || res.Failed() > 0 {

@@ -28,7 +28,7 @@ func testOptions(t testing.TB) Options {
 		StateDir:       t.TempDir(),
 		PrepareCommand: "prepare-cmd",
 		BuildCommand:   "build-cmd",
-		HostArch:       "x86_64",
+		NativeArches:   []string{"x86_64"},
 	}
 }
 
