@@ -49,6 +49,9 @@ type ScanOptions struct {
 	Logger *slog.Logger
 }
 
+// scanBallast is the size of the heap ballast Scan holds (see Scan).
+var scanBallast = 64 << 20
+
 // ScanResult is what a tree declares.
 type ScanResult struct {
 	// Aports maps each arch to every aport's result for it, sorted by
@@ -131,7 +134,14 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 		return nil, err
 	}
 
-	results := make([][]*Aport, len(dirs)) // per aport, per arch (opts.Arches order)
+	// Evaluation allocates about 200 KB per aport and arch, nearly all of
+	// it garbage at once, while the live heap stays small (results are kept
+	// encoded): the collector would run every few megabytes. A pointer-free
+	// ballast, never touched (so it takes address space, not memory), raises
+	// its target for the time of the scan.
+	ballast := make([]byte, scanBallast)
+	defer runtime.KeepAlive(ballast)
+	results := make([][][]byte, len(dirs)) // per aport, per arch (opts.Arches order), encoded
 	var evaluated, cached atomic.Int64
 	next := atomic.Int64{}
 	var wg sync.WaitGroup
@@ -167,7 +177,17 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 	for ai, arch := range opts.Arches {
 		list := make([]*Aport, len(dirs))
 		for i := range dirs {
-			list[i] = results[i][ai]
+			a, err := decodeAport(results[i][ai])
+			if err != nil {
+				// Only a damaged cache entry can do this: evaluate again.
+				res, _ := scanOne(ctx, root, dirs[i].rel, dirs[i].fi, opts, nil)
+				if a, err = decodeAport(res[ai]); err != nil {
+					a = &Aport{Path: dirs[i].rel, Arch: arch, Error: fmt.Sprintf("%s/APKBUILD: scan aports: %v", dirs[i].rel, err)}
+					normalize(a)
+				}
+			}
+			normalize(a)
+			list[i] = a
 		}
 		out.Aports[arch] = list
 	}
@@ -256,16 +276,18 @@ func matchAny(globs []string, rel string) bool {
 }
 
 // scanOne reads, and evaluates or finds in the cache, one aport for every
-// arch. hit reports that nothing had to be evaluated.
-func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOptions, cache *indexCache) (res []*Aport, hit bool) {
+// arch. Results are returned encoded (encodeAport): a byte slice holds no
+// pointers, so thousands of results waiting for the end of the scan cost
+// the garbage collector nothing. hit reports that nothing was evaluated.
+func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOptions, cache *indexCache) (res [][]byte, hit bool) {
 	limits := opts.Limits.withDefaults()
-	res = make([]*Aport, len(opts.Arches))
+	res = make([][]byte, len(opts.Arches))
 	name := path.Join(rel, "APKBUILD")
-	failAll := func(hash, msg string) ([]*Aport, bool) {
+	failAll := func(hash, msg string) ([][]byte, bool) {
 		for i, arch := range opts.Arches {
 			a := &Aport{Path: rel, Hash: hash, Arch: arch, Error: msg}
 			normalize(a)
-			res[i] = a
+			res[i] = encodeAport(a)
 		}
 		return res, false
 	}
@@ -275,13 +297,11 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 		return failAll("", fmt.Sprintf("%s: read APKBUILD: not a regular file (mode %v)", name, fi.Mode().Type()))
 	}
 	stamp := stampOf(fi)
-	var entry *cacheEntry
 	if cache != nil {
-		entry = cache.lookup(rel, stamp)
-	}
-	if entry != nil && fromCache(entry, opts.Arches, res) {
-		cache.keep(entry, false)
-		return res, true
+		if entry := cache.lookup(rel, stamp); entry != nil && fromCache(entry, opts.Arches, res) {
+			cache.keep(entry, false)
+			return res, true
+		}
 	}
 	src, err := readAPKBUILD(file, limits.MaxFileSize)
 	if err != nil {
@@ -293,26 +313,19 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 	if cache != nil {
 		if old := cache.byHash(rel, hash); old != nil {
 			// Same content, new stamp (touched, checked out again).
-			for arch, b := range old.results {
-				fresh.results[arch] = b
-			}
+			maps.Copy(fresh.results, old.results)
 			if fromCache(fresh, opts.Arches, res) {
 				cache.keep(fresh, true)
 				return res, true
 			}
 		}
 	}
-	for i := range res {
-		res[i] = nil
-	}
 	f, perr := ParseLimits(rel, src, limits)
 	evaluated := false
 	for i, arch := range opts.Arches {
 		if b, ok := fresh.results[arch]; ok {
-			if a, err := decodeAport(b); err == nil {
-				res[i] = a
-				continue
-			}
+			res[i] = b
+			continue
 		}
 		var a *Aport
 		if perr != nil {
@@ -325,9 +338,9 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 			return res, false // cancelled: do not cache a result cut short
 		}
 		evaluated = true
-		res[i] = a
+		res[i] = encodeAport(a)
 		if !strings.Contains(a.Error, timeLimitMsg) {
-			fresh.results[arch] = encodeAport(a) // a time limit depends on the machine's load: try again next time
+			fresh.results[arch] = res[i] // a time limit depends on the machine's load: try again next time
 		}
 	}
 	if cache != nil {
@@ -337,18 +350,14 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 }
 
 // fromCache fills res from the entry's results; false when an arch is
-// missing or does not decode.
-func fromCache(e *cacheEntry, arches []string, res []*Aport) bool {
+// missing.
+func fromCache(e *cacheEntry, arches []string, res [][]byte) bool {
 	for i, arch := range arches {
 		b, ok := e.results[arch]
 		if !ok {
 			return false
 		}
-		a, err := decodeAport(b)
-		if err != nil {
-			return false
-		}
-		res[i] = a
+		res[i] = b
 	}
 	return true
 }
