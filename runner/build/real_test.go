@@ -482,6 +482,27 @@ func TestRealTimeoutKillsEverything(t *testing.T) {
 	}
 }
 
+// TestRealIdleTimeout: a build that goes quiet is killed after the idle
+// limit, long before its wall-clock limit.
+func TestRealIdleTimeout(t *testing.T) {
+	r := newReal(t, "x86_64")
+	r.opts.IdleTimeout = 2 * time.Second
+	res, err := Run(context.Background(), []Job{fjob(t, "x86_64", "sleeper", "1.0-r0", 0)}, r.opts, r.exec, r.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := res.Outcomes[0]
+	if o.Status != state.Failed || o.Attempt.Class != state.ClassIdleTimeout {
+		t.Errorf("sleeper: %s %+v; want class idle-timeout", o.Status, o.Attempt)
+	}
+	if l := readLog(t, r.stateDir, o.Attempt); !strings.Contains(l, "no output for 2s: killing the build") {
+		t.Errorf("log:\n%s", l)
+	}
+	if left := leftovers(t, r.workDir, "-sleeper-"); len(left) > 0 {
+		t.Errorf("left behind after an idle timeout: %v", left)
+	}
+}
+
 // TestRealLogCap: a build printing 200 MB has its log capped with a marker.
 func TestRealLogCap(t *testing.T) {
 	r := newReal(t, "x86_64")
