@@ -479,3 +479,23 @@ func TestStateDirTroubleStopsTheRun(t *testing.T) {
 		t.Errorf("sessions started: %v", started)
 	}
 }
+
+func TestSpecFromJobAndOptions(t *testing.T) {
+	fe := newFakeExec(t)
+	fe.behavior["a"] = buildsOK(t, "a")
+	opts := testOptions(t)
+	opts.MemoryBytes, opts.Pids = 1<<30, 512
+	opts.Images = map[string]string{"x86_64": "registry.example.org/build:x86_64"}
+	if _, err := Run(context.Background(), []Job{job(t, "a", 0, 0)}, opts, fe, nil); err != nil {
+		t.Fatal(err)
+	}
+	specs := fe.Specs()
+	if len(specs) != 1 {
+		t.Fatalf("specs %+v", specs)
+	}
+	want := executor.Spec{ID: "x86_64-a-1.0-r0-1", Arch: "x86_64", Image: "registry.example.org/build:x86_64", Hostname: "build",
+		Limits: executor.Limits{MemoryBytes: 1 << 30, Pids: 512}}
+	if specs[0] != want {
+		t.Errorf("spec %+v; want %+v", specs[0], want)
+	}
+}
