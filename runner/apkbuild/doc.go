@@ -54,6 +54,17 @@
 // field width limit, and at most 256 expansions in one word, which bounds
 // what a single statement can allocate before it is checked.
 //
+// # Tree walk and speed
+//
+// A directory holding an APKBUILD is an aport and is not searched further
+// (each aport costs one lstat; its directory is never listed); hidden
+// directories and symbolic links are not followed, and an APKBUILD that is
+// a symbolic link is an error for its aport. Aports are parsed once and
+// evaluated for every arch on ScanOptions.Jobs goroutines. Results wait for
+// the end of the scan encoded (no pointers for the collector to trace), and
+// Scan holds a 64 MiB pointer-free heap ballast while it runs so that the
+// collector does not run every few megabytes of evaluation garbage.
+//
 // # Cache
 //
 // With ScanOptions.CacheDir, results are kept in one binary index per tree
