@@ -141,7 +141,7 @@ func TestAshAgreement(t *testing.T) {
 				compared++
 			}
 			// Subpackages: the split functions ran for real in ash.
-			a := f.EvalOptions(context.Background(), arch, EvalOptions{Rel: rel})
+			a := f.EvalWith(context.Background(), arch, EvalOptions{Rel: rel})
 			if len(a.Subpackages) != len(ashSubs) {
 				t.Fatalf("%d subpackages, ash has %d", len(a.Subpackages), len(ashSubs))
 			}

@@ -352,11 +352,11 @@ type EvalOptions struct {
 // Problems are reported in the result's Error and Warnings, never as a
 // panic; Eval never runs a program, opens a file or reads a directory.
 func (f *File) Eval(ctx context.Context, arch string) *Aport {
-	return f.EvalOptions(ctx, arch, EvalOptions{})
+	return f.EvalWith(ctx, arch, EvalOptions{})
 }
 
-// EvalOptions is Eval with options.
-func (f *File) EvalOptions(ctx context.Context, arch string, opts EvalOptions) *Aport {
+// EvalWith is Eval with options.
+func (f *File) EvalWith(ctx context.Context, arch string, opts EvalOptions) *Aport {
 	a := &Aport{Path: f.Path, Hash: f.Hash, Arch: arch}
 	e, err := f.run(ctx, arch, opts)
 	if e != nil {

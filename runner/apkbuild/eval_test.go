@@ -25,7 +25,7 @@ func TestGolden(t *testing.T) {
 		for _, arch := range compareArches {
 			name := strings.ReplaceAll(rel, "/", "_") + "." + arch
 			t.Run(name, func(t *testing.T) {
-				a := f.EvalOptions(context.Background(), arch, EvalOptions{Rel: rel})
+				a := f.EvalWith(context.Background(), arch, EvalOptions{Rel: rel})
 				got, err := json.MarshalIndent(a, "", "\t")
 				if err != nil {
 					t.Fatal(err)

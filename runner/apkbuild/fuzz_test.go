@@ -38,7 +38,7 @@ func FuzzEval(f *testing.F) {
 		}
 		done := make(chan *Aport, 1)
 		go func() {
-			done <- p.EvalOptions(context.Background(), "armv7", EvalOptions{Timeout: 100 * time.Millisecond})
+			done <- p.EvalWith(context.Background(), "armv7", EvalOptions{Timeout: 100 * time.Millisecond})
 		}()
 		var a *Aport
 		select {

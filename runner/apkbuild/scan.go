@@ -332,7 +332,7 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 			a = &Aport{Path: rel, Hash: hash, Arch: arch, Error: perr.Error()}
 			normalize(a)
 		} else {
-			a = f.EvalOptions(ctx, arch, EvalOptions{Rel: rel, Timeout: opts.Timeout})
+			a = f.EvalWith(ctx, arch, EvalOptions{Rel: rel, Timeout: opts.Timeout})
 		}
 		if ctx.Err() != nil {
 			return res, false // cancelled: do not cache a result cut short

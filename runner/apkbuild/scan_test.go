@@ -239,7 +239,7 @@ func straceChild(t *testing.T) {
 	os.Stat("/apkfarm-marker-begin")
 	for _, f := range files {
 		for _, arch := range compareArches {
-			f.EvalOptions(context.Background(), arch, EvalOptions{Rel: f.Path, Timeout: 200e6})
+			f.EvalWith(context.Background(), arch, EvalOptions{Rel: f.Path, Timeout: 200e6})
 		}
 	}
 	os.Stat("/apkfarm-marker-end")
