@@ -332,7 +332,7 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 			a = &Aport{Path: rel, Hash: hash, Arch: arch, Error: perr.Error()}
 			normalize(a)
 		} else {
-			a = f.EvalWith(ctx, arch, EvalOptions{Rel: rel, Timeout: opts.Timeout})
+			a = f.EvalWith(ctx, arch, EvalOptions{Rel: evalRel(root, rel), Timeout: opts.Timeout})
 		}
 		if ctx.Err() != nil {
 			return res, false // cancelled: do not cache a result cut short
@@ -347,6 +347,22 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 		cache.keep(fresh, true)
 	}
 	return res, !evaluated
+}
+
+// evalRel is the path that sets $startdir: rel, or for a root that is an
+// aport itself its last two path elements (repo/aport), so that idioms
+// such as ${startdir%/*} see what they would in the tree.
+func evalRel(root, rel string) string {
+	if rel != "." {
+		return rel
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return rel
+	}
+	abs = filepath.ToSlash(abs)
+	parent := path.Dir(abs)
+	return path.Join(path.Base(parent), path.Base(abs))
 }
 
 // fromCache fills res from the entry's results; false when an arch is

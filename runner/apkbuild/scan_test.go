@@ -65,6 +65,9 @@ func TestScanSingleAport(t *testing.T) {
 	if l := res.Aports["x86_64"]; len(l) != 1 || l[0].Path != "." || l[0].Pkgname != "libfoo" {
 		t.Fatalf("got %+v", l)
 	}
+	if got := evalRel(filepath.Join(fixtureRoot, "main", "libfoo"), "."); got != "main/libfoo" {
+		t.Errorf("evalRel of an aport root = %q, want main/libfoo", got)
+	}
 }
 
 func TestScanErrors(t *testing.T) {
