@@ -115,13 +115,15 @@ var unresolved = map[string]bool{"command": true, "type": true, "hash": true, "w
 // evaluation is the state of one Eval: what the handlers saw. The handlers
 // hold mu: the two sides of a pipeline run at the same time.
 type evaluation struct {
-	mu       sync.Mutex
-	f        *File
-	warnings []string
-	seen     map[string]bool
-	lastLine atomic.Int64
-	split    bool // evaluating split functions: programs only warn
-	calls    int
+	mu        sync.Mutex
+	f         *File
+	warnings  []string
+	seen      map[string]bool
+	lastLine  atomic.Int64
+	split     bool // evaluating split functions: programs only warn
+	calls     int
+	funcCalls int
+	firstCall int // line of the first function or eval call
 
 	topDone bool              // the split stage began: top holds the top level
 	top     map[string]string // CapturedVars that are set, after the top level
@@ -188,6 +190,20 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 		}
 	}
 	name := args[0]
+	if e.f.funcs[name] || name == "eval" || strings.HasPrefix(name, splitPrefix) {
+		// The interpreter recurses on the Go stack: an endless recursion
+		// would crash the process before the time limit.
+		limit := maxFuncCalls
+		if e.split {
+			limit = 20 * maxFuncCalls // a few calls per subpackage
+		}
+		if e.funcCalls++; e.funcCalls == 1 {
+			e.firstCall = line // positions inside eval'd text are not the file's
+		}
+		if e.funcCalls > limit {
+			return nil, e.errorf(e.firstCall, "evaluate APKBUILD: more than %d function calls (endless recursion?)", limit)
+		}
+	}
 	switch {
 	case refused[name]:
 		if e.split {
@@ -199,11 +215,36 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 		e.warnf(line, "%s %s: PATH is not searched while reading APKBUILDs; status 1", name, strings.Join(args[1:], " "))
 		return []string{"false"}, nil
 	case name == "printf" && len(args) > 1:
-		if w := maxWidth(args[1]); w > e.f.limits.MaxVarSize {
+		if w := printfWidth(args[1:]); w > e.f.limits.MaxVarSize {
 			return nil, e.errorf(line, "evaluate printf: field width %d is over the limit of %d", w, e.f.limits.MaxVarSize)
 		}
 	}
 	return args, nil
+}
+
+// maxFuncCalls bounds the shell function calls of the top level (twenty
+// times as many for the split stage). Real APKBUILDs call a handful.
+const maxFuncCalls = 1000
+
+// printfWidth returns the largest field width or precision printf's
+// arguments can ask for: in any format (-v moves it), and any number
+// argument when a format takes its width from one (%*d).
+func printfWidth(args []string) int {
+	m, star := 0, false
+	for _, a := range args {
+		m = max(m, maxWidth(a))
+		star = star || strings.Contains(a, "*")
+	}
+	if star {
+		for _, a := range args {
+			if n, err := strconv.Atoi(strings.TrimSpace(a)); err == nil {
+				m = max(m, n, -n)
+			} else if strings.TrimLeft(strings.TrimSpace(a), "+-0123456789") == "" && strings.TrimSpace(a) != "" {
+				return int(^uint(0) >> 1) // a number too large for int
+			}
+		}
+	}
+	return m
 }
 
 // maxWidth returns the largest field width or precision in a printf format.
