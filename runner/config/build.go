@@ -1,7 +1,168 @@
 package config
 
-// Build configures building. It belongs to the build work, which adds its
-// keys here; until then [build] accepts no keys.
-type Build struct{}
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
-func (s *Build) validate(p *Problems) {}
+// Build configures the build stage: the image builds run in, the commands
+// run inside it, and the limits of each build. Converted to build.Options
+// by cmd/run.
+type Build struct {
+	// Image is the build image of every arch without an entry in Images:
+	// a registry reference, "oci-layout:/dir" or "rootfs:/x.tar.gz". It
+	// must have abuild for the default commands. No default: a run that
+	// builds refuses to start without one (see CheckBuild).
+	Image string `toml:"image"`
+	// Images overrides Image per arch; every key must be in arches.
+	Images map[string]string `toml:"images"`
+	// CacheDir holds pulled and unpacked images; empty means
+	// <state.dir>/cache/images.
+	CacheDir string `toml:"cache_dir"`
+	// WorkDir holds the sessions' directories (container bundles, overlay
+	// upper layers); it must not be on overlayfs. Empty means
+	// /var/tmp/apkfarm/sessions.
+	WorkDir string `toml:"work_dir"`
+	// Timeout bounds one attempt (wall clock).
+	Timeout Duration `toml:"timeout"`
+	// IdleTimeout kills a build that printed nothing for that long; "0s"
+	// turns it off.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// LogMaxBytes caps each attempt's log.
+	LogMaxBytes int64 `toml:"log_max_bytes"`
+	// PrepareCommand and BuildCommand replace the default abuild commands
+	// (docs/build.md) when set.
+	PrepareCommand string `toml:"prepare_command"`
+	BuildCommand   string `toml:"build_command"`
+	// Env are extra NAME=value variables for both commands.
+	Env []string `toml:"env"`
+	// User runs the commands as "uid:gid"; empty means root.
+	User string `toml:"user"`
+	// Memory limits each build ("8GiB"); zero means no limit.
+	Memory ByteSize `toml:"memory"`
+	// Pids limits each build's processes; 0 means no limit.
+	Pids int64 `toml:"pids"`
+	// PackageTimeouts override Timeout per pkgname.
+	PackageTimeouts map[string]Duration `toml:"package_timeouts"`
+}
+
+// Defaults of the [build] keys.
+const (
+	DefaultBuildTimeout     = Duration(3 * time.Hour)
+	DefaultBuildIdleTimeout = Duration(30 * time.Minute)
+	DefaultLogMaxBytes      = 64 << 20
+)
+
+func defaultBuild() Build {
+	return Build{Timeout: DefaultBuildTimeout, IdleTimeout: DefaultBuildIdleTimeout, LogMaxBytes: DefaultLogMaxBytes}
+}
+
+var (
+	envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+	userRe  = regexp.MustCompile(`^[0-9]+:[0-9]+$`)
+)
+
+func (s *Build) validate(p *Problems, arches []string) {
+	if strings.TrimSpace(s.Image) != s.Image {
+		p.Addf("build.image", "%q has surrounding spaces", s.Image)
+	}
+	for _, arch := range slices.Sorted(maps.Keys(s.Images)) {
+		ref := s.Images[arch]
+		if !contains(arches, arch) {
+			p.Addf("build.images", "arch %q is not in arches %q", arch, arches)
+		}
+		if strings.TrimSpace(ref) == "" {
+			p.Addf("build.images", "%s: empty image reference", arch)
+		}
+	}
+	if s.Timeout <= 0 {
+		p.Addf("build.timeout", "must be positive, e.g. \"3h\"")
+	}
+	if s.IdleTimeout < 0 {
+		p.Addf("build.idle_timeout", "%s is negative (\"0s\" turns the idle limit off)", s.IdleTimeout)
+	}
+	if s.LogMaxBytes <= 0 {
+		p.Addf("build.log_max_bytes", "%d: must be positive, e.g. 67108864", s.LogMaxBytes)
+	}
+	for _, e := range s.Env {
+		if !envName.MatchString(e) {
+			p.Addf("build.env", "%q is not NAME=value", e)
+		}
+	}
+	if s.User != "" && !userRe.MatchString(s.User) {
+		p.Addf("build.user", "%q: use numeric \"uid:gid\", e.g. \"1000:1000\" (empty: root)", s.User)
+	}
+	if s.Memory < 0 {
+		p.Addf("build.memory", "negative")
+	}
+	if s.Pids < 0 {
+		p.Addf("build.pids", "%d is negative (0: no limit)", s.Pids)
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.PackageTimeouts)) {
+		if s.PackageTimeouts[name] <= 0 {
+			p.Addf("build.package_timeouts", "%s: %s: must be positive", name, s.PackageTimeouts[name])
+		}
+	}
+}
+
+// ImageFor returns the build image for arch: Images[arch], else Image.
+func (s *Build) ImageFor(arch string) string {
+	if img := s.Images[arch]; img != "" {
+		return img
+	}
+	return s.Image
+}
+
+// CheckBuild reports what a run that builds needs beyond Validate: a
+// build image for each of arches.
+func (c *Config) CheckBuild(arches []string) error {
+	var p Problems
+	for _, a := range arches {
+		if c.Build.ImageFor(a) == "" {
+			p.Addf("build.image", "not set, and no build.images.%s: name an image with abuild, e.g. \"registry.example.org/alpine-abuild:edge\"", a)
+			break
+		}
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: p}
+}
+
+// ByteSize is a size in bytes, written in TOML as a number or a string
+// with a unit: "512MiB", "8GiB", "1G" (powers of 1024 with or without the
+// "i"), "4096".
+type ByteSize int64
+
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
+	"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+	"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+	"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
+}
+
+// UnmarshalText parses a size.
+func (b *ByteSize) UnmarshalText(t []byte) error {
+	s := strings.TrimSpace(string(t))
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	}
+	mult, ok := sizeUnits[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || v < 0 || v*float64(mult) > float64(1<<62) {
+		return fmt.Errorf("parse size %q: use a number of bytes or a number with a unit such as \"512MiB\" or \"8GiB\"", t)
+	}
+	*b = ByteSize(v * float64(mult))
+	return nil
+}
+
+// MarshalText writes the size in bytes.
+func (b ByteSize) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(b), 10)), nil }

@@ -52,6 +52,7 @@ func Default() Config {
 		Plan: Plan{RetryDelays: []Duration{
 			Duration(time.Hour), Duration(6 * time.Hour), Duration(24 * time.Hour),
 		}},
+		Build: defaultBuild(),
 	}
 }
 
@@ -123,7 +124,7 @@ func (c *Config) Validate() error {
 	c.Upstream.validate(&p)
 	c.State.validate(&p)
 	c.Plan.validate(&p)
-	c.Build.validate(&p)
+	c.Build.validate(&p, c.Arches)
 	if len(p) == 0 {
 		return nil
 	}

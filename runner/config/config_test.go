@@ -89,7 +89,8 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"unknown keys, all with lines", "arches = [\"x86_64\"]\nfoo = 1\n[source]\npth = \"x\"\n[nope]\na = 1\n",
 			[]string{`bad.toml:2: unknown key "foo"`, `bad.toml:4: unknown key "source.pth"`, `"nope`}},
-		{"keys under [build] before the build work adds them", "[build]\nimage = \"x\"\n", []string{`unknown key "build.image"`}},
+		{"unknown key under [build]", "[build]\nimage = \"x\"\nimgae = \"y\"\n", []string{`bad.toml:3: unknown key "build.imgae"`}},
+		{"bad size", "[build]\nmemory = \"8 gigs\"\n", []string{`parse size "8 gigs"`}},
 		{"wrong type", "jobs = \"many\"\n", []string{"bad.toml:1:"}},
 		{"bad duration", "http_timeout = \"1 minute\"\n", []string{`parse duration "1 minute"`}},
 		{"syntax", "arches = [\n", []string{"bad.toml:"}},

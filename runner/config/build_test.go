@@ -1,0 +1,119 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBuildDefaults(t *testing.T) {
+	c, err := Decode([]byte("[source]\npath = \"/t\"\n[publish]\ndir = \"/r\"\n"), "min.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Build
+	if b.Timeout != Duration(3*time.Hour) || b.IdleTimeout != Duration(30*time.Minute) || b.LogMaxBytes != 64<<20 ||
+		b.Image != "" || b.Memory != 0 || b.Pids != 0 || b.User != "" {
+		t.Errorf("build defaults = %+v", b)
+	}
+	if err := c.CheckBuild(c.Arches); err == nil || !strings.Contains(err.Error(), "build.image: not set") {
+		t.Errorf("CheckBuild without an image = %v, want build.image: not set", err)
+	}
+	c, err = Decode([]byte("arches = [\"x86_64\", \"aarch64\"]\n[build]\nimages = { aarch64 = \"a\" }\nidle_timeout = \"0s\"\nmemory = \"512MiB\"\n"), "x.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckBuild([]string{"aarch64"}); err != nil {
+		t.Errorf("CheckBuild(aarch64) with images.aarch64: %v", err)
+	}
+	if err := c.CheckBuild([]string{"x86_64", "aarch64"}); err == nil {
+		t.Error("CheckBuild(x86_64) without build.image: no error")
+	}
+	if c.Build.IdleTimeout != 0 || c.Build.Memory != 512<<20 || c.Build.ImageFor("aarch64") != "a" || c.Build.ImageFor("x86_64") != "" {
+		t.Errorf("decoded %+v", c.Build)
+	}
+}
+
+func TestBuildValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Build)
+		want   []string
+	}{
+		{"valid", func(b *Build) {
+			b.Image = "rootfs:/x.tar.gz"
+			b.Images = map[string]string{"aarch64": "oci-layout:/y"}
+			b.Env = []string{"MAKEFLAGS=-j4", "EMPTY="}
+			b.User = "1000:1000"
+			b.IdleTimeout = 0
+		}, nil},
+		{"every problem at once", func(b *Build) {
+			b.Image = " x"
+			b.Images = map[string]string{"riscv64": "r", "aarch64": " "}
+			b.Timeout = 0
+			b.IdleTimeout = -1
+			b.LogMaxBytes = 0
+			b.Env = []string{"1X=y", "NOVALUE"}
+			b.User = "build"
+			b.Memory = -1
+			b.Pids = -1
+			b.PackageTimeouts = map[string]Duration{"linux": 0, "ok": Duration(time.Hour)}
+		}, []string{
+			`build.image: " x" has surrounding spaces`,
+			`build.images: aarch64: empty image reference`,
+			`build.images: arch "riscv64" is not in arches`,
+			`build.timeout: must be positive`,
+			`build.idle_timeout: -1ns is negative`,
+			`build.log_max_bytes: 0: must be positive`,
+			`build.env: "1X=y" is not NAME=value`, `build.env: "NOVALUE" is not NAME=value`,
+			`build.user: "build": use numeric "uid:gid"`,
+			`build.memory: negative`, `build.pids: -1 is negative`,
+			`build.package_timeouts: linux: 0s: must be positive`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.Arches = []string{"x86_64", "aarch64"}
+			c.Source.Path, c.Publish.Dir = "/t", "/r"
+			tt.change(&c.Build)
+			err := c.Validate()
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			ve, ok := err.(*ValidationError)
+			if !ok {
+				t.Fatalf("err = %v, want a *ValidationError", err)
+			}
+			if len(ve.Problems) != len(tt.want) {
+				t.Errorf("%d problems, want %d:\n%s", len(ve.Problems), len(tt.want), strings.Join(ve.Problems, "\n"))
+			}
+			for i, w := range tt.want {
+				if i < len(ve.Problems) && !strings.HasPrefix(ve.Problems[i], w) {
+					t.Errorf("problem %d = %q, want it to start with %q", i+1, ve.Problems[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want ByteSize
+		err  bool
+	}{
+		{"4096", 4096, false}, {"512MiB", 512 << 20, false}, {"8GiB", 8 << 30, false}, {"1.5G", 3 << 29, false},
+		{"2 kb", 2048, false}, {"", 0, true}, {"8 gigs", 0, true}, {"-1G", 0, true}, {"1e3", 0, true},
+	}
+	for _, tt := range tests {
+		var b ByteSize
+		err := b.UnmarshalText([]byte(tt.in))
+		if (err != nil) != tt.err || (err == nil && b != tt.want) {
+			t.Errorf("ByteSize(%q) = %d, %v; want %d, error %v", tt.in, b, err, tt.want, tt.err)
+		}
+	}
+}
