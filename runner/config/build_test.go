@@ -84,18 +84,7 @@ func TestBuildValidate(t *testing.T) {
 				}
 				return
 			}
-			ve, ok := err.(*ValidationError)
-			if !ok {
-				t.Fatalf("err = %v, want a *ValidationError", err)
-			}
-			if len(ve.Problems) != len(tt.want) {
-				t.Errorf("%d problems, want %d:\n%s", len(ve.Problems), len(tt.want), strings.Join(ve.Problems, "\n"))
-			}
-			for i, w := range tt.want {
-				if i < len(ve.Problems) && !strings.HasPrefix(ve.Problems[i], w) {
-					t.Errorf("problem %d = %q, want it to start with %q", i+1, ve.Problems[i], w)
-				}
-			}
+			wantProblems(t, err, tt.want)
 		})
 	}
 }
@@ -114,6 +103,24 @@ func TestByteSize(t *testing.T) {
 		err := b.UnmarshalText([]byte(tt.in))
 		if (err != nil) != tt.err || (err == nil && b != tt.want) {
 			t.Errorf("ByteSize(%q) = %d, %v; want %d, error %v", tt.in, b, err, tt.want, tt.err)
+		}
+	}
+}
+
+// wantProblems checks that err is a *ValidationError with exactly the
+// problems want, in order, each given by its start.
+func wantProblems(t *testing.T, err error, want []string) {
+	t.Helper()
+	ve, ok := err.(*ValidationError)
+	if !ok {
+		t.Fatalf("err = %v, want a *ValidationError", err)
+	}
+	if len(ve.Problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", len(ve.Problems), len(want), strings.Join(ve.Problems, "\n"))
+	}
+	for i, w := range want {
+		if i < len(ve.Problems) && !strings.HasPrefix(ve.Problems[i], w) {
+			t.Errorf("problem %d = %q, want it to start with %q", i+1, ve.Problems[i], w)
 		}
 	}
 }

@@ -160,18 +160,7 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			ve, ok := err.(*ValidationError)
-			if !ok {
-				t.Fatalf("err = %v, want a *ValidationError", err)
-			}
-			if len(ve.Problems) != len(tt.want) {
-				t.Errorf("%d problems, want %d:\n%s", len(ve.Problems), len(tt.want), strings.Join(ve.Problems, "\n"))
-			}
-			for i, w := range tt.want {
-				if i < len(ve.Problems) && !strings.HasPrefix(ve.Problems[i], w) {
-					t.Errorf("problem %d = %q, want it to start with %q", i+1, ve.Problems[i], w)
-				}
-			}
+			wantProblems(t, err, tt.want)
 		})
 	}
 }
