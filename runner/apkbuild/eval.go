@@ -23,7 +23,7 @@ import (
 // EvaluatorVersion names the evaluator's semantics. Change it whenever a
 // code change can change an Aport for the same APKBUILD: it is part of the
 // cache key, so old cache entries are then not used.
-const EvaluatorVersion = "apkbuild-eval-1"
+const EvaluatorVersion = "apkbuild-eval-2"
 
 const timeLimitMsg = "time limit"
 
@@ -181,6 +181,11 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 		}
 		return args, nil
 	}
+	// Output captured by $(...) grows in a buffer: a loop of echo could
+	// fill memory before the time limit.
+	if b, ok := hc.Stdout.(interface{ Len() int }); ok && b.Len() > 4*e.f.limits.MaxVarSize {
+		return nil, e.errorf(line, "evaluate APKBUILD: command substitution output over the limit of %d bytes", 4*e.f.limits.MaxVarSize)
+	}
 	// Assignments are checked where they happen (see instrument); eval
 	// runs code that was not instrumented, and every 64th call checks all
 	// in case something else grew.
@@ -218,6 +223,9 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 		if w := printfWidth(args[1:]); w > e.f.limits.MaxVarSize {
 			return nil, e.errorf(line, "evaluate printf: field width %d is over the limit of %d", w, e.f.limits.MaxVarSize)
 		}
+		if n := printfOutput(args[1:]); n > 4*e.f.limits.MaxVarSize {
+			return nil, e.errorf(line, "evaluate printf: output of about %d bytes is over the limit of %d", n, 4*e.f.limits.MaxVarSize)
+		}
 	}
 	return args, nil
 }
@@ -245,6 +253,28 @@ func printfWidth(args []string) int {
 		}
 	}
 	return m
+}
+
+// printfOutput estimates an upper bound of printf's output without widths:
+// the format is used again until the arguments run out.
+func printfOutput(args []string) int {
+	if len(args) > 0 && args[0] == "-v" {
+		args = args[min(2, len(args)):]
+	}
+	if len(args) == 0 {
+		return 0
+	}
+	format, rest := args[0], args[1:]
+	convs := strings.Count(format, "%") - 2*strings.Count(format, "%%")
+	rounds := 1
+	if convs > 0 && len(rest) > convs {
+		rounds = (len(rest) + convs - 1) / convs
+	}
+	n := rounds * len(format)
+	for _, a := range rest {
+		n += len(a)
+	}
+	return n
 }
 
 // maxWidth returns the largest field width or precision in a printf format.

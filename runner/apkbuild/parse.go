@@ -183,6 +183,10 @@ func (f *File) prepare(prog *syntax.File) error {
 		switch n := node.(type) {
 		case *syntax.ProcSubst:
 			fail(n, "evaluate APKBUILD: process substitution is not supported")
+		case *syntax.ParamExp:
+			if msg := checkReplaceAll(n); msg != "" {
+				fail(n, "evaluate APKBUILD: %s", msg)
+			}
 		case *syntax.Stmt:
 			if n.Background {
 				fail(n, "evaluate APKBUILD: background commands (&) are not supported")
@@ -223,13 +227,43 @@ func countExpansions(parts []syntax.WordPart) int {
 	n := 0
 	for _, p := range parts {
 		switch p := p.(type) {
-		case *syntax.ParamExp, *syntax.CmdSubst, *syntax.ArithmExp:
+		case *syntax.CmdSubst, *syntax.ArithmExp:
 			n++
+		case *syntax.ParamExp:
+			// ${a:-$b$c} expands its inner word where it stands: count it
+			// here, or nesting would multiply the limit.
+			n++
+			if p.Exp != nil && p.Exp.Word != nil {
+				n += countExpansions(p.Exp.Word.Parts)
+			}
+			if p.Repl != nil && p.Repl.With != nil {
+				n += countExpansions(p.Repl.With.Parts)
+			}
 		case *syntax.DblQuoted:
 			n += countExpansions(p.Parts)
 		}
 	}
 	return n
+}
+
+// maxReplaceAll is the longest replacement ${v//pattern/replacement} may
+// have: each character of v can become the replacement.
+const maxReplaceAll = 64
+
+// checkReplaceAll returns a problem with a ${v//pattern/replacement}: its
+// replacement must be literal and short, or one statement could multiply
+// a value's size by the size of another.
+func checkReplaceAll(pe *syntax.ParamExp) string {
+	if pe.Repl == nil || !pe.Repl.All || pe.Repl.With == nil {
+		return ""
+	}
+	if !literalWord(pe.Repl.With.Parts) {
+		return "a replacement with expansions in ${v//pattern/replacement} is not supported"
+	}
+	if n := int(pe.Repl.With.End().Offset() - pe.Repl.With.Pos().Offset()); n > maxReplaceAll {
+		return fmt.Sprintf("a replacement of %d bytes in ${v//pattern/replacement} is over the limit of %d", n, maxReplaceAll)
+	}
+	return ""
 }
 
 // quoteBraces makes the braces of w literal when the interpreter would
