@@ -381,6 +381,23 @@ func (e *evaluation) access(ctx context.Context, name string, mode interp.Access
 	return &fs.PathError{Op: "access", Path: name, Err: fs.ErrNotExist}
 }
 
+// tildeEnv answers the interpreter's "HOME name" lookups for ~name, which
+// would otherwise read the host's user database (os/user): ~root is
+// /root, any other name stays as written, as in a build container where
+// only root has a home.
+type tildeEnv struct{ expand.Environ }
+
+func (e tildeEnv) Get(name string) expand.Variable {
+	if user, ok := strings.CutPrefix(name, "HOME "); ok {
+		home := "~" + user
+		if user == "root" {
+			home = "/root"
+		}
+		return expand.Variable{Set: true, Kind: expand.String, Str: home}
+	}
+	return e.Environ.Get(name)
+}
+
 type devNull struct{}
 
 func (devNull) Read([]byte) (int, error)    { return 0, io.EOF }
@@ -391,7 +408,7 @@ func (devNull) Close() error                { return nil }
 // handler of e: no program runs, no file opens, no directory is read.
 func (e *evaluation) newRunner(arch, startdir string) (*interp.Runner, error) {
 	r, err := interp.New(
-		interp.Env(expand.ListEnviron(Environ(arch, startdir)...)),
+		interp.Env(tildeEnv{expand.ListEnviron(Environ(arch, startdir)...)}),
 		interp.StdIO(nil, io.Discard, io.Discard),
 		interp.CallHandler(e.call),
 		interp.ExecHandlers(func(next interp.ExecHandlerFunc) interp.ExecHandlerFunc { return e.exec }),
