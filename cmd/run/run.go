@@ -35,16 +35,20 @@ type runOptions struct {
 	arches   []string
 }
 
-// cmdRun implements `run [--dry-run] [--json] [--config FILE] [--only
-// PKG,...] [--with-deps] [--arch ARCH,...] [--why PKG,...]`. With --dry-run it prints the
-// plan and changes nothing (caches of evaluated APKBUILDs and downloaded
-// indexes aside). Exit 0 when the plan was made for every arch, 2 when the
-// configuration, the tree or an arch's indexes could not be read (the plan
-// of the other arches is still printed).
+// cmdRun implements `run [--dry-run [--json] | --no-publish] [--config
+// FILE] [--only PKG,...] [--with-deps] [--arch ARCH,...] [--why PKG,...]`.
+// With --dry-run (or --why) it prints the plan and changes nothing (caches
+// of evaluated APKBUILDs and downloaded indexes aside): exit 0 when the
+// plan was made for every arch, 2 when the configuration, the tree or an
+// arch's indexes could not be read (the plan of the other arches is still
+// printed). With --no-publish it plans and builds (buildRun). Without
+// either it refuses, before doing anything: publishing is not implemented
+// yet.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dryRun := fs.Bool("dry-run", false, "print the plan and change nothing")
+	noPublish := fs.Bool("no-publish", false, "plan and build, stage the packages in <state.dir>/staging/<arch>/, publish nothing")
 	asJSON := fs.Bool("json", false, "print the plan as JSON (schema: docs/plan.md)")
 	configPath := fs.String("config", "", "configuration file (default $"+config.EnvPath+" or "+config.DefaultPath+")")
 	var only, arches listFlag
@@ -55,7 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&why, "why", "instead of the plan, say per arch what happens to these packages and why")
 	verbose := fs.Bool("v", false, "log progress to stderr")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: run --dry-run [--json] [--config FILE] [--only PKG[,PKG]] [--with-deps] [--arch ARCH[,ARCH]] [--why PKG[,PKG]]")
+		fmt.Fprintln(stderr, "usage: run (--dry-run [--json] | --no-publish) [--config FILE] [--only PKG[,PKG]] [--with-deps] [--arch ARCH[,ARCH]] [--why PKG[,PKG]]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
@@ -67,8 +71,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: unexpected argument %q (subcommands: see run help)\n", fs.Arg(0))
 		return exitTrouble
 	}
-	if !*dryRun {
-		fmt.Fprintln(stderr, "run: building is not implemented yet: only --dry-run works")
+	planOnly := *dryRun || len(why) > 0
+	switch {
+	case planOnly && *noPublish:
+		fmt.Fprintln(stderr, "run: --no-publish builds; --dry-run and --why only plan: give one of them")
+		return exitTrouble
+	case *asJSON && !planOnly:
+		fmt.Fprintln(stderr, "run: --json prints the plan: use it with --dry-run")
+		return exitTrouble
+	case !planOnly && !*noPublish:
+		fmt.Fprintln(stderr, "run: publishing is not implemented yet: use --no-publish to plan and build without publishing "+
+			"(packages are staged in <state.dir>/staging/<arch>/), or --dry-run to see the plan; nothing was done")
 		return exitTrouble
 	}
 	if *withDeps && len(only) == 0 {
@@ -86,7 +99,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitTrouble
 	}
-	p, err := makePlan(ctx, cfg, runOptions{only: only, withDeps: *withDeps, arches: arches}, logger)
+	opts := runOptions{only: only, withDeps: *withDeps, arches: arches}
+	if !planOnly {
+		return buildRun(ctx, cfg, opts, stdout, stderr, logger)
+	}
+	p, err := makePlan(ctx, cfg, opts, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitTrouble
@@ -167,18 +184,25 @@ func selectArches(cfg *config.Config, want []string) ([]string, error) {
 // computes the plan. Trouble with one arch's indexes is that arch's error
 // in the plan; trouble with the tree or the keys is an error.
 func makePlan(ctx context.Context, cfg *config.Config, opts runOptions, logger *slog.Logger) (*plan.Plan, error) {
+	p, _, err := planTree(ctx, cfg, opts, logger)
+	return p, err
+}
+
+// planTree is makePlan that also returns the scanned aports per arch, which
+// a build needs beyond the plan (subpackages, dependencies, options).
+func planTree(ctx context.Context, cfg *config.Config, opts runOptions, logger *slog.Logger) (*plan.Plan, map[string][]*apkbuild.Aport, error) {
 	arches, err := selectArches(cfg, opts.arches)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	keys, err := apk.LoadKeyring(cfg.Publish.Keys)
 	if err != nil {
-		return nil, fmt.Errorf("publish.keys: %w (the public keys the repository is signed with; `run keygen --dir DIR` makes a pair)", err)
+		return nil, nil, fmt.Errorf("publish.keys: %w (the public keys the repository is signed with; `run keygen --dir DIR` makes a pair)", err)
 	}
 	var upKeys *apk.Keyring
 	if cfg.Upstream.Keys != "" {
 		if upKeys, err = apk.LoadKeyring(cfg.Upstream.Keys); err != nil {
-			return nil, fmt.Errorf("upstream.keys: %w", err)
+			return nil, nil, fmt.Errorf("upstream.keys: %w", err)
 		}
 	}
 	in := plan.Input{
@@ -229,14 +253,15 @@ func makePlan(ctx context.Context, cfg *config.Config, opts runOptions, logger *
 	}
 	wg.Wait()
 	if scanErr != nil {
-		return nil, scanErr
+		return nil, nil, scanErr
 	}
 	for _, d := range scan.Duplicates {
 		logger.Warn("duplicate package name in the tree", "duplicate", d.String())
 	}
 	in.Aports = scan.Aports
 	in.Failures = failures(cfg.State.Dir, logger)
-	return plan.Compute(in)
+	p, err := plan.Compute(in)
+	return p, in.Aports, err
 }
 
 // loadIndexes loads an arch's published index and its upstream indexes.

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apkfarm/apkfarm/runner/build"
+	"github.com/apkfarm/apkfarm/runner/config"
+	"github.com/apkfarm/apkfarm/runner/executor/oci"
+	"github.com/apkfarm/apkfarm/runner/image"
+	"github.com/apkfarm/apkfarm/runner/plan"
+	"github.com/apkfarm/apkfarm/state"
+)
+
+// buildRun is a run that builds: plan, build every planned aport in
+// containers, record the outcome in the state file, print a summary.
+// Publishing is not done yet. Exit 0 when every planned build was built,
+// 1 when any failed, was blocked or waits, 2 when the run could not work
+// (an arch's inputs unreadable, an arch's executor unusable, the runtime,
+// the state directory, an interrupted run).
+func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, stderr io.Writer, logger *slog.Logger) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitTrouble
+	}
+	arches, err := selectArches(cfg, opts.arches)
+	if err != nil {
+		return fail(err)
+	}
+	if err := cfg.CheckBuild(arches); err != nil {
+		return fail(err)
+	}
+	start := now().UTC()
+	p, aports, err := planTree(ctx, cfg, opts, logger)
+	if err != nil {
+		return fail(err)
+	}
+	if err := p.WriteText(stdout); err != nil {
+		return fail(fmt.Errorf("write plan: %w", err))
+	}
+	timeouts := map[string]time.Duration{}
+	for name, d := range cfg.Build.PackageTimeouts {
+		timeouts[name] = time.Duration(d)
+	}
+	jobs, holds, err := jobsFromPlan(p, cfg.Source.Path, aports, timeouts)
+	if err != nil {
+		return fail(err)
+	}
+
+	workDir := cfg.Build.WorkDir
+	if workDir == "" {
+		workDir = oci.DefaultWorkDir
+	}
+	var res *build.Result
+	var runErr error
+	if len(jobs) > 0 {
+		res, runErr = runJobs(ctx, cfg, jobs, workDir, stderr, logger)
+		if res == nil {
+			return fail(runErr)
+		}
+	} else {
+		res = &build.Result{Unusable: map[string]error{}}
+	}
+
+	statePath := filepath.Join(cfg.State.Dir, state.FileName)
+	st, err := state.Load(statePath, logger)
+	if err != nil {
+		return fail(fmt.Errorf("%w (state.dir must be writable)", err))
+	}
+	recordPlan(st, p, holds)
+	res.Record(st)
+	copies, err := stageCopies(cfg.State.Dir, p, res)
+	if err != nil {
+		return fail(err)
+	}
+	recordCopies(st, copies)
+	st.Generated = start.Truncate(time.Second)
+	if _, err := state.Save(statePath, st); err != nil {
+		return fail(fmt.Errorf("%w (state.dir must be writable)", err))
+	}
+
+	sum := summarize(p, res, holds, copies)
+	sum.write(stdout, cfg.State.Dir)
+	switch {
+	case runErr != nil:
+		return fail(runErr)
+	case p.HasErrors() || len(res.Unusable) > 0:
+		for _, ap := range p.Arches {
+			if ap.Error != "" {
+				fmt.Fprintf(stderr, "run: %s: %s\n", ap.Arch, ap.Error)
+			}
+		}
+		for arch, err := range res.Unusable {
+			fmt.Fprintf(stderr, "run: %s: cannot build here: %v (see `run doctor`)\n", arch, err)
+		}
+		return exitTrouble
+	case sum.failed+sum.blocked+sum.waiting > 0:
+		return exitFailed
+	}
+	return exitOK
+}
+
+// runJobs sweeps what a dead runner left and builds the jobs in
+// containers.
+func runJobs(ctx context.Context, cfg *config.Config, jobs []build.Job, workDir string, stderr io.Writer, logger *slog.Logger) (*build.Result, error) {
+	ociOpts := []oci.Option{oci.WithWorkDir(workDir), oci.WithLogger(logger)}
+	if err := oci.Sweep(ctx, ociOpts...); err != nil {
+		return nil, fmt.Errorf("remove what an earlier runner left: %w (is runc installed? `run doctor` checks the host)", err)
+	}
+	cacheDir := cfg.Build.CacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(cfg.State.Dir, "cache", "images")
+	}
+	pull := newProgress(stderr)
+	store, err := image.NewStore(cacheDir, image.WithLogger(logger), image.WithProgress(pull.Update))
+	if err != nil {
+		return nil, fmt.Errorf("open image cache: %w (build.cache_dir)", err)
+	}
+	defer pull.Finish()
+	jobsAtOnce := cfg.Jobs
+	if jobsAtOnce == 0 {
+		jobsAtOnce = runtime.NumCPU()
+	}
+	idle := time.Duration(cfg.Build.IdleTimeout)
+	if idle == 0 {
+		idle = -1 // "0s" in the file turns the idle limit off
+	}
+	prog := newBuildProgress(stderr, jobs, logger)
+	defer prog.Stop()
+	opts := build.Options{
+		Jobs: jobsAtOnce, Image: cfg.Build.Image, Images: cfg.Build.Images,
+		Timeout: time.Duration(cfg.Build.Timeout), IdleTimeout: idle, LogMaxBytes: cfg.Build.LogMaxBytes,
+		PrepareCommand: cfg.Build.PrepareCommand, BuildCommand: cfg.Build.BuildCommand,
+		Env: cfg.Build.Env, User: cfg.Build.User, MemoryBytes: int64(cfg.Build.Memory), Pids: cfg.Build.Pids,
+		StateDir: cfg.State.Dir, Progress: prog, NativeArches: oci.NativeArches(),
+	}
+	return build.Run(ctx, jobs, opts, oci.New(store, ociOpts...), logger)
+}
+
+// recordPlan writes the plan's decisions that no build outcome covers:
+// blocked aports (except those held after failures, whose failed state
+// stays), invalid APKBUILDs, and builds held back in this run.
+func recordPlan(st *state.Status, p *plan.Plan, holds []held) {
+	for _, ap := range p.Arches {
+		if ap.Error != "" {
+			continue
+		}
+		for _, b := range ap.Blocked {
+			if b.Reason == plan.BlockedFailed {
+				continue
+			}
+			e := st.Ensure(ap.Arch, b.Pkgname)
+			e.Status, e.Version, e.Dir = state.Blocked, b.Version, b.Path
+			e.Reason, e.BlockedBy = b.Reason+": "+b.Detail, ""
+			if len(b.WaitsFor) > 0 {
+				e.BlockedBy = b.WaitsFor[0]
+			}
+		}
+		for _, inv := range ap.Invalid {
+			e := st.Ensure(ap.Arch, inv.Pkgname)
+			e.Status, e.Dir, e.Reason, e.BlockedBy = state.Invalid, inv.Path, inv.Error, ""
+		}
+		for _, b := range ap.Builds {
+			if b.PublishedVersion != "" {
+				st.Ensure(ap.Arch, b.Pkgname).Published = b.PublishedVersion
+			}
+		}
+	}
+	for _, h := range holds {
+		e := st.Ensure(h.arch, h.pkgname)
+		e.Status, e.Version, e.Hash, e.Dir, e.Reason, e.BlockedBy = state.Pending, h.version, h.hash, h.path, h.reason, ""
+	}
+}
+
+// copied is a noarch aport built on the native arch, for another arch.
+type copied struct {
+	arch, from string
+	out        build.Outcome // the build on from
+	files      []string      // staged on arch, relative to the state directory
+}
+
+// stageCopies stages, for every arch that takes a noarch aport built in
+// this run on the native arch, that build's packages in its staging
+// directory too (hard links, else copies).
+func stageCopies(stateDir string, p *plan.Plan, res *build.Result) ([]copied, error) {
+	byKey := map[string]build.Outcome{}
+	for _, o := range res.Outcomes {
+		byKey[o.Job.Arch+"/"+o.Job.Pkgname] = o
+	}
+	var out []copied
+	for _, ap := range p.Arches {
+		for _, c := range ap.Copies {
+			o, ok := byKey[c.From+"/"+c.Pkgname]
+			if c.Batch == 0 || !ok {
+				continue // already published on From, or not built in this run
+			}
+			cp := copied{arch: ap.Arch, from: c.From, out: o}
+			if o.Status == state.Built {
+				for _, f := range o.Packages {
+					rel := filepath.Join("staging", ap.Arch, filepath.Base(f))
+					if err := linkOrCopy(filepath.Join(stateDir, f), filepath.Join(stateDir, rel)); err != nil {
+						return nil, fmt.Errorf("stage noarch %s for %s: %w", c.Pkgname, ap.Arch, err)
+					}
+					cp.files = append(cp.files, rel)
+				}
+			}
+			out = append(out, cp)
+		}
+	}
+	return out, nil
+}
+
+func recordCopies(st *state.Status, copies []copied) {
+	for _, c := range copies {
+		e := st.Ensure(c.arch, c.out.Job.Pkgname)
+		e.Version, e.Hash, e.Dir = c.out.Job.Version, c.out.Job.Hash, ""
+		if st := st.Aport(c.from, c.out.Job.Pkgname); st != nil {
+			e.Dir = st.Dir
+		}
+		e.BlockedBy = ""
+		switch c.out.Status {
+		case state.Built:
+			e.Status, e.Reason = state.Built, "noarch: built on "+c.from
+		case state.Pending:
+			e.Status, e.Reason = state.Pending, "noarch: its build on "+c.from+" did not run"
+		default:
+			e.Status, e.Reason, e.BlockedBy = state.Blocked, "noarch: its build on "+c.from+" "+c.out.Status, c.out.Job.Pkgname
+		}
+	}
+}
+
+func linkOrCopy(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	_ = os.Remove(dst)
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return state.WriteFileAtomic(dst, b, 0o644)
+}
+
+// summary counts what became of the plan.
+type summary struct {
+	built, failed, blocked, pending, waiting, planBlocked, copied int
+	failures                                                      []string // "arch pkg: reason (log)"
+	pkgs                                                          map[string]int
+}
+
+func summarize(p *plan.Plan, res *build.Result, holds []held, copies []copied) summary {
+	s := summary{pkgs: map[string]int{}, waiting: len(holds)}
+	for _, o := range res.Outcomes {
+		switch o.Status {
+		case state.Built:
+			s.built++
+			s.pkgs[o.Job.Arch] += len(o.Packages)
+		case state.Failed:
+			s.failed++
+			line := fmt.Sprintf("failed  %s %s %s: %s", o.Job.Arch, o.Job.Pkgname, o.Job.Version, o.Reason)
+			if o.Attempt != nil && o.Attempt.Log != "" {
+				line += " (log: " + o.Attempt.Log + ")"
+			}
+			s.failures = append(s.failures, line)
+		case state.Blocked:
+			s.blocked++
+			s.failures = append(s.failures, fmt.Sprintf("blocked %s %s %s: %s", o.Job.Arch, o.Job.Pkgname, o.Job.Version, o.Reason))
+		default:
+			s.pending++
+		}
+	}
+	for _, c := range copies {
+		if c.out.Status == state.Built {
+			s.copied++
+			s.pkgs[c.arch] += len(c.files)
+		}
+	}
+	for _, h := range holds {
+		s.failures = append(s.failures, fmt.Sprintf("waits   %s %s %s: %s", h.arch, h.pkgname, h.version, h.reason))
+	}
+	for _, ap := range p.Arches {
+		s.planBlocked += len(ap.Blocked)
+	}
+	return s
+}
+
+func (s summary) write(w io.Writer, stateDir string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nbuilt %d, failed %d, blocked %d, pending %d, waiting %d; %d noarch copied; %d blocked by the plan\n",
+		s.built, s.failed, s.blocked, s.pending, s.waiting, s.copied, s.planBlocked)
+	for _, f := range s.failures {
+		fmt.Fprintf(&b, "  %s\n", f)
+	}
+	for _, arch := range slices.Sorted(maps.Keys(s.pkgs)) {
+		fmt.Fprintf(&b, "packages: %d in %s\n", s.pkgs[arch], filepath.Join(stateDir, "staging", arch))
+	}
+	fmt.Fprintf(&b, "logs: %s; state: %s\n", filepath.Join(stateDir, "logs"), filepath.Join(stateDir, state.FileName))
+	io.WriteString(w, b.String())
+}

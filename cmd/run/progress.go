@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/cheggaaa/pb/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/apkfarm/apkfarm/runner/build"
+)
+
+// buildProgress shows the builds of a run: bars per arch on a terminal,
+// log lines otherwise. Stop ends the display.
+type buildProgress interface {
+	build.Progress
+	Stop()
+}
+
+// newBuildProgress returns bars when w is a terminal, else log lines.
+func newBuildProgress(w io.Writer, jobs []build.Job, logger *slog.Logger) buildProgress {
+	if !isTerminal(w) || len(jobs) == 0 {
+		return logProgress{logger}
+	}
+	return newArchBars(w, jobs)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// logProgress logs each build's start and end: what cron mails.
+type logProgress struct{ logger *slog.Logger }
+
+func (p logProgress) Started(j build.Job) {
+	p.logger.Info("build started", "arch", j.Arch, "pkg", j.Pkgname, "version", j.Version)
+}
+
+func (p logProgress) Finished(o build.Outcome) {
+	args := []any{"arch", o.Job.Arch, "pkg", o.Job.Pkgname, "version", o.Job.Version, "status", o.Status}
+	if o.Reason != "" {
+		args = append(args, "reason", o.Reason)
+	}
+	if o.Attempt != nil && o.Attempt.Log != "" {
+		args = append(args, "log", o.Attempt.Log)
+	}
+	p.logger.Info("build finished", args...)
+}
+
+func (logProgress) Stop() {}
+
+// archBars is one bar per arch counting finished builds, its label the
+// builds running.
+type archBars struct {
+	mu      sync.Mutex
+	pool    *pb.Pool
+	bars    map[string]*pb.ProgressBar
+	running map[string][]string
+	started bool
+}
+
+func newArchBars(w io.Writer, jobs []build.Job) *archBars {
+	p := &archBars{bars: map[string]*pb.ProgressBar{}, running: map[string][]string{}}
+	total := map[string]int{}
+	var arches []string
+	for _, j := range jobs {
+		if total[j.Arch] == 0 {
+			arches = append(arches, j.Arch)
+		}
+		total[j.Arch]++
+	}
+	var bars []*pb.ProgressBar
+	for _, a := range arches {
+		bar := pb.New(total[a]).SetTemplateString(`{{string . "arch"}} {{counters .}} {{bar .}} {{string . "now"}}`)
+		bar.Set("arch", fmt.Sprintf("%-8s", a))
+		p.bars[a] = bar
+		bars = append(bars, bar)
+	}
+	p.pool = pb.NewPool(bars...)
+	p.pool.Output = w
+	p.started = p.pool.Start() == nil // fails without a controlling terminal: no bars then
+	return p
+}
+
+func (p *archBars) Started(j build.Job) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running[j.Arch] = append(p.running[j.Arch], j.Pkgname)
+	p.label(j.Arch)
+}
+
+func (p *archBars) Finished(o build.Outcome) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.running[o.Job.Arch], o.Job.Pkgname); i >= 0 {
+		p.running[o.Job.Arch] = slices.Delete(p.running[o.Job.Arch], i, i+1)
+	}
+	if bar := p.bars[o.Job.Arch]; bar != nil {
+		bar.Increment()
+	}
+	p.label(o.Job.Arch)
+}
+
+func (p *archBars) label(arch string) {
+	if bar := p.bars[arch]; bar != nil {
+		s := ""
+		if r := p.running[arch]; len(r) > 0 {
+			s = "building " + fmt.Sprint(r)
+		}
+		bar.Set("now", s)
+	}
+}
+
+func (p *archBars) Stop() {
+	for _, b := range p.bars {
+		b.Finish()
+	}
+	if p.started {
+		_ = p.pool.Stop()
+	}
+}
