@@ -219,6 +219,10 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 	case unresolved[name]:
 		e.warnf(line, "%s %s: PATH is not searched while reading APKBUILDs; status 1", name, strings.Join(args[1:], " "))
 		return []string{"false"}, nil
+	case name == "pwd":
+		// pwd -P resolves symbolic links on the host: the logical
+		// directory is the answer here.
+		return []string{"pwd"}, nil
 	case name == "printf" && len(args) > 1:
 		if w := printfWidth(args[1:]); w > e.f.limits.MaxVarSize {
 			return nil, e.errorf(line, "evaluate printf: field width %d is over the limit of %d", w, e.f.limits.MaxVarSize)
