@@ -35,6 +35,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
+	"github.com/apkfarm/apkfarm/internal/standin"
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/executor/oci"
 	"github.com/apkfarm/apkfarm/runner/image"
@@ -75,8 +76,6 @@ func requireReal(t testing.TB, arches ...string) {
 	}
 }
 
-var goArch = map[string]string{"x86_64": "amd64", "aarch64": "arm64"}
-
 var (
 	standInMu   sync.Mutex
 	standInBins = map[string]string{}
@@ -91,43 +90,25 @@ func standIn(t testing.TB, arch string) string {
 		return p
 	}
 	out := filepath.Join(storeDir, "fakeabuild-"+arch)
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./internal/fakeabuild")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goArch[arch])
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build stand-in abuild for %s: %v\n%s", arch, err, b)
+	if err := standin.Binary(context.Background(), arch, out); err != nil {
+		t.Fatal(err)
 	}
 	standInBins[arch] = out
 	return out
 }
 
-// standInLayer is a tar adding /usr/bin/abuild, /usr/bin/abuild-keygen and
-// an empty /etc/apk/repositories (no internet in tests: apk uses the local
-// repository only).
+// standInLayer is the stand-in abuild's layer (see internal/standin).
 func standInLayer(t testing.TB, arch string) []byte {
 	t.Helper()
 	bin, err := os.ReadFile(standIn(t, arch))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	mt := time.Unix(1700000000, 0)
-	for _, h := range []*tar.Header{
-		{Typeflag: tar.TypeReg, Name: "usr/bin/abuild", Mode: 0o755, Size: int64(len(bin)), ModTime: mt},
-		{Typeflag: tar.TypeSymlink, Name: "usr/bin/abuild-keygen", Linkname: "abuild", Mode: 0o777, ModTime: mt},
-		{Typeflag: tar.TypeReg, Name: "etc/apk/repositories", Mode: 0o644, Size: 0, ModTime: mt},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Name == "usr/bin/abuild" {
-			tw.Write(bin)
-		}
-	}
-	if err := tw.Close(); err != nil {
+	layer, err := standin.Layer(bin)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return layer
 }
 
 var (

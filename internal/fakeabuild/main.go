@@ -1,5 +1,6 @@
-// Command fakeabuild is a stand-in for abuild in the build tests. The tests
-// build it static (CGO_ENABLED=0) for each arch and add it to the Alpine
+// Command fakeabuild is a stand-in for abuild in the tests with real
+// containers (runner/build, cmd/run) and in `make demo`. internal/standin
+// builds it static (CGO_ENABLED=0) for each arch and adds it to the Alpine
 // minirootfs as /usr/bin/abuild, with /usr/bin/abuild-keygen a link to it,
 // so that the runner's default prepare and build commands run unchanged.
 //
