@@ -56,6 +56,15 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 		return fail(err)
 	}
 
+	// Staging holds what the last run of an arch built:
+	// what earlier runs staged was never published and is built again.
+	for _, ap := range p.Arches {
+		if ap.Error == "" {
+			if err := os.RemoveAll(filepath.Join(cfg.State.Dir, "staging", ap.Arch)); err != nil {
+				return fail(fmt.Errorf("clear staging: %w", err))
+			}
+		}
+	}
 	workDir := cfg.Build.WorkDir
 	if workDir == "" {
 		workDir = oci.DefaultWorkDir
@@ -103,7 +112,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 			fmt.Fprintf(stderr, "run: %s: cannot build here: %v (see `run doctor`)\n", arch, err)
 		}
 		return exitTrouble
-	case sum.failed+sum.blocked+sum.waiting > 0:
+	case sum.failed+sum.blocked+sum.waiting+sum.planBlocked > 0:
 		return exitFailed
 	}
 	return exitOK

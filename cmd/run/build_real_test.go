@@ -1,0 +1,273 @@
+package main
+
+// The end-to-end proof of `run --no-publish` with real parts: the fixture
+// tree in testdata/run/tree is planned and built in runc containers of the
+// Alpine minirootfs plus the stand-in abuild, pulled from an in-memory
+// registry on 127.0.0.1; hello's build needs libgreet-dev, which the
+// image's real apk installs from the packages built earlier in the run.
+// Needs root and runc: outside CI it skips saying so, under CI (CI=true)
+// it fails.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/apkfarm/apkfarm/internal/alpinetest"
+	"github.com/apkfarm/apkfarm/internal/standin"
+	"github.com/apkfarm/apkfarm/runner/apk"
+	"github.com/apkfarm/apkfarm/runner/config"
+	"github.com/apkfarm/apkfarm/runner/image/imagetest"
+	"github.com/apkfarm/apkfarm/runner/published/publishedtest"
+	"github.com/apkfarm/apkfarm/state"
+)
+
+// standInImage pushes the arch's minirootfs plus the stand-in abuild layer
+// to a registry and returns its reference.
+func standInImage(t *testing.T, arch string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "abuild")
+	if err := standin.Binary(context.Background(), arch, bin); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layerBytes, err := standin.Layer(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerBytes)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(imagetest.AlpineImage(t, arch), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imagetest.NewRegistry(t).Push(t, img, "apkfarm/build:"+arch)
+}
+
+// copyTree copies the fixture tree to dir, so that a test can break it.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRealRunNoPublish(t *testing.T) {
+	alpinetest.RequireRoot(t)
+	alpinetest.RequireCommand(t, "runc", "apt-get install runc")
+	arch := config.HostArch()
+	if _, ok := standin.GoArch[arch]; !ok {
+		t.Skipf("no stand-in abuild for %s", arch)
+	}
+	// The failure memory is judged against the real clock here.
+	defer func(old func() time.Time) { now = old }(now)
+	now = time.Now
+
+	dir := t.TempDir()
+	tree, stateDir := filepath.Join(dir, "tree"), filepath.Join(dir, "state")
+	copyTree(t, filepath.Join("..", "..", "testdata", "run", "tree"), tree)
+	_, keys := publishedtest.Signer(t)
+	cfgPath := filepath.Join(dir, "apkfarm.toml")
+	cfg := fmt.Sprintf(`arches = [%q]
+jobs = 2
+[source]
+path = %q
+[publish]
+dir = %q
+keys = %q
+[state]
+dir = %q
+[plan]
+retry_delays = ["1h"]
+[build]
+image = %q
+work_dir = %q
+timeout = "5m"
+`, arch, tree, filepath.Join(dir, "repo"), keys, stateDir, standInImage(t, arch), filepath.Join(dir, "work"))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(want int) (string, *state.Status) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code := runMain(context.Background(), []string{"--no-publish", "--config", cfgPath}, &stdout, &stderr)
+		t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		if code != want {
+			t.Fatalf("exit %d, want %d", code, want)
+		}
+		b, err := os.ReadFile(filepath.Join(stateDir, state.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := state.Unmarshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stdout.String(), st
+	}
+	status := func(st *state.Status, name string) *state.Aport {
+		t.Helper()
+		a := st.Aport(arch, name)
+		if a == nil {
+			t.Fatalf("status.json has no %s %s", arch, name)
+		}
+		return a
+	}
+
+	// 1. Everything is new: libgreet first, then hello against it; greet-doc
+	// beside them.
+	out, st := run(exitOK)
+	wantPkgs := map[string]string{"libgreet": "1.0-r0", "libgreet-dev": "1.0-r0", "hello": "2.0-r1", "greet-doc": "3-r0"}
+	staged, _ := filepath.Glob(filepath.Join(stateDir, "staging", arch, "*.apk"))
+	var names []string
+	for _, f := range staged {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pf, err := apk.ReadPackageFile(b, f)
+		if err != nil {
+			t.Errorf("staged package: %v", err)
+			continue
+		}
+		if v := wantPkgs[pf.Info.Name]; v != pf.Info.Version {
+			t.Errorf("%s: %s %s, want version %q", filepath.Base(f), pf.Info.Name, pf.Info.Version, v)
+		}
+		names = append(names, pf.Info.Name)
+	}
+	slices.Sort(names)
+	if want := []string{"greet-doc", "hello", "libgreet", "libgreet-dev"}; !slices.Equal(names, want) {
+		t.Errorf("staged %q, want %q", names, want)
+	}
+	for _, name := range []string{"libgreet", "hello", "greet-doc"} {
+		a := status(st, name)
+		if a.Status != state.Built || len(a.Attempts) != 1 || a.Attempts[0].Failed() || a.Dir != "main/"+name {
+			t.Errorf("%s: %+v, want built with one good attempt", name, a)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(stateDir, a.Attempts[0].Log)); err != nil {
+			t.Errorf("%s: log: %v", name, err)
+		}
+	}
+	if !strings.Contains(out, "built 3, failed 0, blocked 0") {
+		t.Errorf("summary lacks the counts:\n%s", out)
+	}
+
+	// 2. libgreet breaks: it fails, hello is blocked by it, greet-doc is
+	// built again (nothing is published, so everything is still new).
+	apkbuild := filepath.Join(tree, "main", "libgreet", "APKBUILD")
+	b, err := os.ReadFile(apkbuild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(b), "build() {\n", "build() {\n\techo \"error: broken on purpose\"\n\tfalse\n", 1)
+	if err := os.WriteFile(apkbuild, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, st = run(exitFailed)
+	lib := status(st, "libgreet")
+	if lib.Status != state.Failed || len(lib.Attempts) != 2 || lib.Attempts[1].Class != state.ClassBuildError {
+		t.Errorf("libgreet: %+v, want failed, its second attempt a build-error", lib)
+	} else if !slices.Contains(lib.Attempts[1].ErrorLines, "error: broken on purpose") &&
+		!strings.Contains(strings.Join(lib.Attempts[1].ErrorLines, "\n"), "broken on purpose") {
+		t.Errorf("libgreet's error lines %q lack the build's error", lib.Attempts[1].ErrorLines)
+	}
+	if h := status(st, "hello"); h.Status != state.Blocked || h.BlockedBy != "libgreet" || len(h.Attempts) != 1 {
+		t.Errorf("hello: %+v, want blocked by libgreet, not tried again", h)
+	}
+	if d := status(st, "greet-doc"); d.Status != state.Built || len(d.Attempts) != 2 {
+		t.Errorf("greet-doc: %+v, want built a second time", d)
+	}
+	if staged, _ := filepath.Glob(filepath.Join(stateDir, "staging", arch, "*.apk")); len(staged) != 1 ||
+		filepath.Base(staged[0]) != "greet-doc-3-r0.apk" {
+		t.Errorf("staged after the second run: %q, want only greet-doc's package (staging is the last run's)", staged)
+	}
+	if !strings.Contains(out, "failed  "+arch+" libgreet 1.0-r0") || !strings.Contains(out, "(log: logs/"+arch+"/libgreet/") {
+		t.Errorf("summary does not name the failure and its log:\n%s", out)
+	}
+
+	// 3. Within the retry delay the plan holds libgreet and blocks hello;
+	// only greet-doc is built. Still exit 1: something stays failed.
+	out, st = run(exitFailed)
+	if lib := status(st, "libgreet"); lib.Status != state.Failed || len(lib.Attempts) != 2 {
+		t.Errorf("libgreet: %+v, want still failed, not tried again", lib)
+	}
+	if h := status(st, "hello"); h.Status != state.Blocked || len(h.Attempts) != 1 {
+		t.Errorf("hello: %+v, want blocked, not tried", h)
+	}
+	if d := status(st, "greet-doc"); d.Status != state.Built || len(d.Attempts) != 3 {
+		t.Errorf("greet-doc: %+v, want built a third time", d)
+	}
+	if !strings.Contains(out, "built 1, failed 0, blocked 0") || !strings.Contains(out, "2 blocked by the plan") {
+		t.Errorf("summary:\n%s", out)
+	}
+}
+
+// TestRunWithoutNoPublish: a plain run refuses before doing anything, as
+// long as publishing is not implemented.
+func TestRunWithoutNoPublish(t *testing.T) {
+	f := newFixture(t, "")
+	before, err := os.ReadFile(filepath.Join(f.stateDir, state.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "publishing is not implemented yet: use --no-publish"},
+		{[]string{"--json"}, "--json prints the plan: use it with --dry-run"},
+		{[]string{"--dry-run", "--no-publish"}, "give one of them"},
+	} {
+		code, stdout, stderr := f.run(t, tt.args...)
+		if code != exitTrouble || stdout != "" || !strings.Contains(stderr, tt.want) {
+			t.Errorf("run %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, stdout, stderr, tt.want)
+		}
+	}
+	after, err := os.ReadFile(filepath.Join(f.stateDir, state.FileName))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("state changed (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.stateDir, "staging")); err == nil {
+		t.Error("a refused run staged something")
+	}
+}
+
+// TestRunNoImage: a build run without build.image stops before planning,
+// naming the key.
+func TestRunNoImage(t *testing.T) {
+	f := newFixture(t, "")
+	code, stdout, stderr := f.run(t, "--no-publish")
+	if code != exitTrouble || stdout != "" || !strings.Contains(stderr, "build.image: not set") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 naming build.image", code, stdout, stderr)
+	}
+}
