@@ -12,16 +12,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
 	"github.com/apkfarm/apkfarm/internal/standin"
@@ -44,15 +40,7 @@ func standInImage(t *testing.T, arch string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layerBytes, err := standin.Layer(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerBytes)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(imagetest.AlpineImage(t, arch), layer)
+	img, err := standin.Image(imagetest.AlpineImage(t, arch), b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,9 @@ import (
 	"runtime"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -67,6 +70,19 @@ func Layer(bin []byte) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// Image returns base with the layer of the stand-in abuild bin on top.
+func Image(base v1.Image, bin []byte) (v1.Image, error) {
+	b, err := Layer(bin)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	if err != nil {
+		return nil, fmt.Errorf("stand-in layer: %w", err)
+	}
+	return mutate.AppendLayers(base, layer)
 }
 
 func writeLayer(tw *tar.Writer, bin []byte) error {

@@ -30,8 +30,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
@@ -97,20 +95,6 @@ func standIn(t testing.TB, arch string) string {
 	return out
 }
 
-// standInLayer is the stand-in abuild's layer (see internal/standin).
-func standInLayer(t testing.TB, arch string) []byte {
-	t.Helper()
-	bin, err := os.ReadFile(standIn(t, arch))
-	if err != nil {
-		t.Fatal(err)
-	}
-	layer, err := standin.Layer(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return layer
-}
-
 var (
 	regMu  sync.Mutex
 	regRef = map[string]string{}
@@ -129,12 +113,11 @@ func buildImage(t testing.TB, arch string) string {
 	if r := regRef[arch]; r != "" {
 		return r
 	}
-	layerBytes := standInLayer(t, arch)
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerBytes)), nil })
+	bin, err := os.ReadFile(standIn(t, arch))
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.AppendLayers(imagetest.AlpineImage(t, arch), layer)
+	img, err := standin.Image(imagetest.AlpineImage(t, arch), bin)
 	if err != nil {
 		t.Fatal(err)
 	}
