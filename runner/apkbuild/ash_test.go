@@ -50,8 +50,8 @@ func ashScript(rels []string) string {
 }
 
 // ashSplit runs, for every subpackage, its real split function in a
-// subshell of ash after the top level (commands in it fail harmlessly: the
-// rootfs and the tree are read-only, there is no network), the way abuild
+// subshell of ash after the top level (commands in it can only write to
+// the sandbox's /tmp, where $subpkgdir is; there is no network), the way abuild
 // derives the function's name in subpkg_set, and prints
 // FS name RS func RS pkgdesc RS depends RS provides RS install_if.
 const ashSplit = `for __e in $subpackages; do
@@ -69,7 +69,8 @@ const ashSplit = `for __e in $subpackages; do
 	fi
 	(
 		subpkgname=$__name
-		subpkgdir=$pkgbasedir/$__name
+		subpkgdir=/tmp/pkg/$__name # writable, as in abuild (the tree is read-only)
+		provides="" install_if="" # abuild's pre_split
 		$__fn >/dev/null 2>&1
 		printf '%s%s%s%s%s%s%s%s%s%s%s%s' "$FS" "$__name" "$RS" "$__fn" "$RS" "$pkgdesc" "$RS" "$depends" "$RS" "$provides" "$RS" "$install_if"
 	)

@@ -33,14 +33,18 @@
 //   - PATH lookups (command -v, type, hash) fail with a warning.
 //
 // Functions are not run. abuild runs each split function in a fresh shell
-// that sourced the APKBUILD; here each subpackage runs a copy of its split
-// function that keeps only assignments, local/export, if/case/for and
-// calls of other shell functions (themselves reduced the same way), in a
-// subshell after the top level, and depends, provides, install_if, arch
-// and pkgdesc are read after it. A value not assigned there is inherited
-// from the top level (depends="" resets it, as in abuild). abuild's
-// default split functions (doc, dev, openrc, lang, *comp, pyc, ...) are
-// modelled for what they assign (see preludeSrc).
+// that sourced the APKBUILD, after its pre_split emptied provides and
+// install_if; here each subpackage runs a copy of its split function that
+// keeps only assignments, local/export, if/case/for/&&/|| and calls of
+// other shell functions (themselves reduced the same way; a dropped
+// command counts as succeeding), in a subshell after the top level with
+// provides and install_if emptied, and depends, provides, install_if, arch
+// and pkgdesc are read after it. depends and pkgdesc are inherited from
+// the top level (depends="" resets it, as in abuild). abuild's default
+// split functions (doc, dev, dbg, static, libs, openrc, systemd, udev,
+// devhelp, lang, the completions, pyc, nftrules) are modelled for what
+// they assign (preludeSrc); the subpackage name, function and arch follow
+// abuild's subpkg_set (SplitSpec).
 //
 // Brace expansion is disabled (ash has none). Lists are split on blanks;
 // a word starting with # ends its line's words (a comment inside a quoted

@@ -10,46 +10,70 @@ import (
 )
 
 // preludeSrc models what abuild defines before it sources an APKBUILD and
-// that matters to subpackage metadata: the default split functions
-// (doc, dev, openrc, ...) and what they assign. APKBUILDs may redefine
-// any of them. Only the assignments are modelled; abuild's functions also
-// move files, which never happens here.
+// that matters to subpackage metadata: its default split functions (doc,
+// dev, dbg, static, libs, openrc, systemd, udev, devhelp, lang, the
+// completions, pyc, nftrules) and what each assigns, as abuild 3.x does.
+// APKBUILDs may redefine any of them. Only the assignments are modelled;
+// abuild's functions also move files, which never happens here.
 const preludeSrc = `
 default_doc() { depends="$depends_doc"; pkgdesc="$pkgdesc (documentation)"; install_if="docs $pkgname=$pkgver-r$pkgrel"; }
 doc() { default_doc; }
-default_dev() { depends="$depends_dev"; pkgdesc="$pkgdesc (development files)"; }
-dev() { default_dev; }
 default_dbg() { depends=""; pkgdesc="$pkgdesc (debug symbols)"; }
 dbg() { default_dbg; }
-default_static() { depends=""; pkgdesc="$pkgdesc (static library)"; }
+default_dev() { depends="$depends_dev"; pkgdesc="$pkgdesc (development files)"; }
+dev() { default_dev; }
+default_static() {
+	local _dev _sub
+	if [ -z "$depends_static" ]; then
+		_dev=${subpkgname%-libs-static}
+		_dev=${_dev%-static}-dev
+		for _sub in $subpackages; do
+			if [ "${_sub%%:*}" = "$_dev" ]; then
+				depends_static=$_dev
+			fi
+		done
+	fi
+	depends="$depends_static"
+	pkgdesc="$pkgdesc (static library)"
+}
 static() { default_static; }
 default_libs() { depends="$depends_libs"; pkgdesc="$pkgdesc (libraries)"; }
 libs() { default_libs; }
 default_openrc() { depends="$depends_openrc"; pkgdesc="$pkgdesc (OpenRC init scripts)"; install_if="openrc ${subpkgname%-openrc}=$pkgver-r$pkgrel"; }
 openrc() { default_openrc; }
-default_lang() { pkgdesc="Languages for package $pkgname"; install_if="$pkgname=$pkgver-r$pkgrel lang"; }
+default_systemd() { depends="$depends_systemd"; pkgdesc="$pkgdesc (systemd files)"; install_if="systemd ${subpkgname%-systemd}=$pkgver-r$pkgrel"; }
+systemd() { default_systemd; }
+default_udev() { depends="$depends_udev"; pkgdesc="$pkgdesc (udev rules)"; install_if="udev ${subpkgname%-udev}=$pkgver-r$pkgrel"; }
+udev() { default_udev; }
+default_devhelp() { depends=""; pkgdesc="$pkgname - devhelp files"; install_if="$pkgname=$pkgver-r$pkgrel devhelp"; }
+devhelp() { default_devhelp; }
+default_lang() { pkgdesc="Languages for package $pkgname"; install_if="$pkgname=$pkgver-r$pkgrel lang"; depends="$depends_lang"; }
 lang() { default_lang; }
-default_bashcomp() { depends=""; pkgdesc="Bash completions for $pkgname"; install_if="$pkgname=$pkgver-r$pkgrel bash-completion"; }
+default_bashcomp() { depends=""; pkgdesc="Bash completions for $pkgname"; install_if="${subpkgname%-bash-completion}=$pkgver-r$pkgrel bash-completion"; }
 bashcomp() { default_bashcomp; }
-default_zshcomp() { depends=""; pkgdesc="Zsh completions for $pkgname"; install_if="$pkgname=$pkgver-r$pkgrel zsh"; }
+default_zshcomp() { depends=""; pkgdesc="Zsh completions for $pkgname"; install_if="${subpkgname%-zsh-completion}=$pkgver-r$pkgrel zsh"; }
 zshcomp() { default_zshcomp; }
-default_fishcomp() { depends=""; pkgdesc="Fish completions for $pkgname"; install_if="$pkgname=$pkgver-r$pkgrel fish"; }
+default_fishcomp() { depends=""; pkgdesc="Fish completions for $pkgname"; install_if="${subpkgname%-fish-completion}=$pkgver-r$pkgrel fish"; }
 fishcomp() { default_fishcomp; }
-default_pyc() { pkgdesc="Precompiled Python bytecode for ${subpkgname%-pyc}"; install_if="${subpkgname%-pyc}=$pkgver-r$pkgrel pyc"; }
+default_pyc() { depends=""; pkgdesc="Precompiled Python bytecode for ${subpkgname%-pyc}"; install_if="${subpkgname%-pyc}=$pkgver-r$pkgrel pyc"; }
 pyc() { default_pyc; }
+default_nftrules() { depends=""; pkgdesc="$pkgdesc (nftables ruleset)"; install_if="nftables-rulesets ${subpkgname%-nftrules}=$pkgver-r$pkgrel"; }
+nftrules() { default_nftrules; }
 `
 
 // splitStageSrc runs after the APKBUILD. The top marker captures the
 // top-level variables and sets the positional parameters to one group of
 // five per subpackage (name, subpkgdir, arch, split function, index);
 // each subpackage then runs its split copy in a subshell, as abuild runs
-// the split function in a fresh shell that sourced the APKBUILD, and the
-// capture marker reads what the function assigned.
+// the split function in a fresh shell that sourced the APKBUILD, after
+// emptying provides and install_if as abuild's pre_split does (depends is
+// inherited), and the capture marker reads what the function assigned.
 const splitStageSrc = `
 set @top@
 while [ "$#" -ge 5 ]; do
 	(
 		subpkgname=$1 subpkgdir=$2 subpkgarch=$3
+		provides="" install_if=""
 		: @call@ "$4" "$1"
 		: @capture@ "$5"
 	)
@@ -182,7 +206,9 @@ func (e *evaluation) subpackages(a *Aport) []Subpackage {
 	out := make([]Subpackage, len(e.entries))
 	for i, sp := range e.entries {
 		if !sp.captured {
-			sp.Pkgdesc, sp.Depends, sp.Provides, sp.InstallIf = a.Pkgdesc, a.Depends, a.Provides, a.InstallIf
+			// What abuild would give a split function that assigns
+			// nothing: the aport's depends, no provides or install_if.
+			sp.Pkgdesc, sp.Depends, sp.Provides, sp.InstallIf = a.Pkgdesc, a.Depends, nil, nil
 		}
 		sp.captured = false
 		for _, p := range []*[]string{&sp.Depends, &sp.Provides, &sp.InstallIf} {
@@ -195,11 +221,15 @@ func (e *evaluation) subpackages(a *Aport) []Subpackage {
 	return out
 }
 
+// noarchSuffixes are the subpackage names abuild's subpkg_set makes noarch
+// unless the entry gives an arch.
+var noarchSuffixes = []string{"-doc", "-openrc", "-lang", "sh-completion", "-pyc", "-nftrules", "-systemd", "-udev"}
+
 // SplitSpec splits one subpackages= entry ("name", "name:func" or
 // "name:func:arch") the way abuild's subpkg_set does: the function
 // defaults from the name's suffix, and the arch from the entry, else
-// noarch for -doc, -openrc, -lang, *-completion and -pyc, else none (the
-// aport's).
+// noarch for -doc, -openrc, -lang, *sh-completion, -pyc, -nftrules,
+// -systemd and -udev, else none (the aport's).
 func SplitSpec(entry string) (name, fn string, arches []string) {
 	name, rest, hasRest := strings.Cut(entry, ":")
 	if hasRest {
@@ -220,11 +250,10 @@ func SplitSpec(entry string) (name, fn string, arches []string) {
 	if i := strings.LastIndexByte(rest, ':'); hasRest && i >= 0 && rest[i+1:] != "" {
 		return name, fn, strings.Fields(rest[i+1:])
 	}
-	switch {
-	case strings.HasSuffix(name, "-doc"), strings.HasSuffix(name, "-openrc"),
-		strings.HasSuffix(name, "-lang"), strings.HasSuffix(name, "sh-completion"),
-		strings.HasSuffix(name, "-pyc"):
-		return name, fn, []string{"noarch"}
+	for _, suffix := range noarchSuffixes {
+		if strings.HasSuffix(name, suffix) {
+			return name, fn, []string{"noarch"}
+		}
 	}
 	return name, fn, nil
 }
@@ -269,8 +298,8 @@ func filterStmts(in []*syntax.Stmt, funcs map[string]bool) []*syntax.Stmt {
 
 // filterStmt keeps what decides metadata: assignments, local/export
 // declarations, calls of shell functions (as calls of their split
-// copies), the builtins in keptBuiltins, and the if, case, for and { }
-// around them. Conditions of if stay, so [ "$CARCH" = x ] decides as in
+// copies), the builtins in keptBuiltins, and the if, case, for, { }, &&
+// and || around them. Conditions of if stay, so [ "$CARCH" = x ] decides as in
 // the shell. Every other command is dropped: programs are never run.
 func filterStmt(st *syntax.Stmt, funcs map[string]bool) *syntax.Stmt {
 	cp := *st
@@ -311,10 +340,32 @@ func filterStmt(st *syntax.Stmt, funcs map[string]bool) *syntax.Stmt {
 		fc := *c
 		fc.Do = filterStmts(c.Do, funcs)
 		cp.Cmd = &fc
+	case *syntax.BinaryCmd:
+		// [ "$CARCH" = x ] && depends=y: keep the list when a side is
+		// kept; a dropped side becomes true (commands are taken to
+		// succeed).
+		if c.Op != syntax.AndStmt && c.Op != syntax.OrStmt {
+			return nil
+		}
+		x, y := filterStmt(c.X, funcs), filterStmt(c.Y, funcs)
+		if x == nil && y == nil {
+			return nil
+		}
+		bc := *c
+		bc.X, bc.Y = orTrue(x, c.X), orTrue(y, c.Y)
+		cp.Cmd = &bc
 	default:
 		return nil
 	}
 	return &cp
+}
+
+// orTrue returns st, or a `true` command where st was dropped.
+func orTrue(st, orig *syntax.Stmt) *syntax.Stmt {
+	if st != nil {
+		return st
+	}
+	return &syntax.Stmt{Position: orig.Position, Cmd: &syntax.CallExpr{Args: []*syntax.Word{lit(orig.Pos(), "true")}}}
 }
 
 func filterIf(c *syntax.IfClause, funcs map[string]bool) *syntax.IfClause {
