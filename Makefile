@@ -56,5 +56,13 @@ deps:
 	-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 
+# A small tree (testdata/demo/tree) planned and built end to end on this
+# machine with `run --no-publish`: runc containers of the Alpine minirootfs
+# from ../shared/alpine plus a stand-in abuild; then the packages are shown,
+# signed, indexed and verified. Root, offline, after `make deps`. README.md
+# says what it shows.
+demo: build
+	$(GO) run ./internal/demo -run $(BIN)/run
+
 clean:
 	rm -rf $(BIN)

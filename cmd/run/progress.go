@@ -24,7 +24,7 @@ type buildProgress interface {
 // newBuildProgress returns bars when w is a terminal, else log lines.
 func newBuildProgress(w io.Writer, jobs []build.Job, logger *slog.Logger) buildProgress {
 	if !isTerminal(w) || len(jobs) == 0 {
-		return logProgress{logger}
+		return &logProgress{logger: logger, total: len(jobs)}
 	}
 	return newArchBars(w, jobs)
 }
@@ -38,15 +38,24 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// logProgress logs each build's start and end: what cron mails.
-type logProgress struct{ logger *slog.Logger }
-
-func (p logProgress) Started(j build.Job) {
-	p.logger.Info("build started", "arch", j.Arch, "pkg", j.Pkgname, "version", j.Version)
+// logProgress logs each finished build with the count so far: what cron
+// mails (with -v). runner/build logs the starts.
+type logProgress struct {
+	logger *slog.Logger
+	total  int
+	mu     sync.Mutex
+	done   int
 }
 
-func (p logProgress) Finished(o build.Outcome) {
-	args := []any{"arch", o.Job.Arch, "pkg", o.Job.Pkgname, "version", o.Job.Version, "status", o.Status}
+func (p *logProgress) Started(build.Job) {}
+
+func (p *logProgress) Finished(o build.Outcome) {
+	p.mu.Lock()
+	p.done++
+	done := p.done
+	p.mu.Unlock()
+	args := []any{"done", fmt.Sprintf("%d/%d", done, p.total), "arch", o.Job.Arch, "pkg", o.Job.Pkgname,
+		"version", o.Job.Version, "status", o.Status}
 	if o.Reason != "" {
 		args = append(args, "reason", o.Reason)
 	}
@@ -56,7 +65,7 @@ func (p logProgress) Finished(o build.Outcome) {
 	p.logger.Info("build finished", args...)
 }
 
-func (logProgress) Stop() {}
+func (*logProgress) Stop() {}
 
 // archBars is one bar per arch counting finished builds, its label the
 // builds running.

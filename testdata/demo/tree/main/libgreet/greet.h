@@ -1,0 +1,2 @@
+/* libgreet: the greeting every program should print */
+#define GREETING "Hello from an apkfarm build!"
