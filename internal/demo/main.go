@@ -160,6 +160,7 @@ timeout = "5m"
 	if len(staged) == 0 {
 		return errors.New("nothing staged")
 	}
+	helloScript := ""
 	for _, f := range staged {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -169,29 +170,18 @@ timeout = "5m"
 		if err != nil {
 			return err
 		}
-		files, _, err := dataFiles(pf, "")
+		files, content, err := dataFiles(pf, "usr/bin/hello")
 		if err != nil {
 			return err
+		}
+		if content != "" {
+			helloScript = content
 		}
 		fmt.Printf("%-28s %-16s %-8s %6d bytes  %s\n", pf.Info.Name, pf.Info.Version, pf.Info.Arch, len(b), strings.Join(files, " "))
 	}
 
 	step("hello's /usr/bin/hello, from its package: built against libgreet-dev installed in its container")
-	for _, f := range staged {
-		if !strings.HasPrefix(filepath.Base(f), "hello-2") {
-			continue
-		}
-		b, _ := os.ReadFile(f)
-		pf, err := apk.ReadPackageFile(b, f)
-		if err != nil {
-			return err
-		}
-		_, content, err := dataFiles(pf, "usr/bin/hello")
-		if err != nil {
-			return err
-		}
-		fmt.Print(content)
-	}
+	fmt.Print(helloScript)
 
 	step("sign and index with the demo key, then verify (run sign, run index, run verify)")
 	preview := filepath.Join(dir, "signed", arch)
