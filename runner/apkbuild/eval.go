@@ -23,7 +23,7 @@ import (
 // EvaluatorVersion names the evaluator's semantics. Change it whenever a
 // code change can change an Aport for the same APKBUILD: it is part of the
 // cache key, so old cache entries are then not used.
-const EvaluatorVersion = "apkbuild-eval-3"
+const EvaluatorVersion = "apkbuild-eval-4"
 
 const timeLimitMsg = "time limit"
 
@@ -70,7 +70,8 @@ func StartDir(rel string) string {
 
 // Environ returns the variables abuild sets before it sources an APKBUILD
 // for a native build on arch, in "NAME=value" form: CARCH, CBUILD, CHOST,
-// CTARGET (and their _ARCH forms), CLIBC, startdir, srcdir, pkgbasedir.
+// CTARGET (and their _ARCH forms), CLIBC, startdir, srcdir, pkgbasedir,
+// tmpdir and repo (the name of the directory above the aport).
 func Environ(arch, startdir string) []string {
 	host, _ := Hostspec(arch)
 	return []string{
@@ -84,6 +85,8 @@ func Environ(arch, startdir string) []string {
 		"startdir=" + startdir,
 		"srcdir=" + startdir + "/src",
 		"pkgbasedir=" + startdir + "/pkg",
+		"tmpdir=" + startdir + "/tmp",
+		"repo=" + path.Base(path.Dir(startdir)),
 		"HOME=/home/build",
 		"PATH=/usr/bin:/bin",
 	}
