@@ -70,7 +70,7 @@ func StartDir(rel string) string {
 
 // Environ returns the variables abuild sets before it sources an APKBUILD
 // for a native build on arch, in "NAME=value" form: CARCH, CBUILD, CHOST,
-// CTARGET (and their _ARCH forms), CLIBC, startdir, srcdir, pkgbasedir,
+// CTARGET (and their _ARCH forms), CLIBC, CTARGET_LIBC, startdir, srcdir, pkgbasedir,
 // tmpdir and repo (the name of the directory above the aport).
 func Environ(arch, startdir string) []string {
 	host, _ := Hostspec(arch)
@@ -82,6 +82,7 @@ func Environ(arch, startdir string) []string {
 		"CBUILD_ARCH=" + arch,
 		"CTARGET_ARCH=" + arch,
 		"CLIBC=musl",
+		"CTARGET_LIBC=musl",
 		"startdir=" + startdir,
 		"srcdir=" + startdir + "/src",
 		"pkgbasedir=" + startdir + "/pkg",
