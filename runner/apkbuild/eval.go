@@ -23,7 +23,7 @@ import (
 // EvaluatorVersion names the evaluator's semantics. Change it whenever a
 // code change can change an Aport for the same APKBUILD: it is part of the
 // cache key, so old cache entries are then not used.
-const EvaluatorVersion = "apkbuild-eval-4"
+const EvaluatorVersion = "apkbuild-eval-5"
 
 const timeLimitMsg = "time limit"
 
