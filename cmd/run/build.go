@@ -100,6 +100,9 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 	sum := summarize(p, res, holds, copies)
 	sum.write(stdout, cfg.State.Dir)
 	switch {
+	case runErr != nil && ctx.Err() != nil:
+		fmt.Fprintf(stderr, "run: interrupted (%v): the builds that did not finish are pending in the state and go to the next run\n", ctx.Err())
+		return exitTrouble
 	case runErr != nil:
 		return fail(runErr)
 	case p.HasErrors() || len(res.Unusable) > 0:

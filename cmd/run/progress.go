@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cheggaaa/pb/v3"
@@ -123,7 +124,7 @@ func (p *archBars) label(arch string) {
 	if bar := p.bars[arch]; bar != nil {
 		s := ""
 		if r := p.running[arch]; len(r) > 0 {
-			s = "building " + fmt.Sprint(r)
+			s = "building " + strings.Join(r, ", ")
 		}
 		bar.Set("now", s)
 	}
