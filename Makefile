@@ -44,13 +44,14 @@ bench:
 
 # System packages the tests use: runc (builds), bubblewrap (runs the real
 # apk client from ../shared/alpine), qemu-user-static + binfmt-support
-# (foreign arches), rsync (mirrors), openssl (the abuild-sign pipeline test).
+# (foreign arches), rsync (mirrors), openssl (the abuild-sign pipeline test),
+# strace (proves the APKBUILD evaluator runs and opens nothing).
 # Needs root.
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		runc bubblewrap rsync qemu-user-static binfmt-support ca-certificates openssl git tar gzip
+		runc bubblewrap rsync qemu-user-static binfmt-support ca-certificates openssl strace git tar gzip
 	@if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then \
 		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true; fi
 	-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1
