@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apkfarm/apkfarm/runner/apkbuild"
 	"github.com/apkfarm/apkfarm/runner/build"
 	"github.com/apkfarm/apkfarm/runner/config"
 	"github.com/apkfarm/apkfarm/runner/executor/oci"
@@ -86,6 +87,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 		return fail(fmt.Errorf("%w (state.dir must be writable)", err))
 	}
 	recordPlan(st, p, holds)
+	recordTree(st, p, aports, len(opts.only) > 0)
 	res.Record(st)
 	copies, err := stageCopies(cfg.State.Dir, p, res)
 	if err != nil {
@@ -190,6 +192,51 @@ func recordPlan(st *state.Status, p *plan.Plan, holds []held) {
 	for _, h := range holds {
 		e := st.Ensure(h.arch, h.pkgname)
 		e.Status, e.Version, e.Hash, e.Dir, e.Reason, e.BlockedBy = state.Pending, h.version, h.hash, h.path, h.reason, ""
+	}
+}
+
+// recordTree writes the aports the plan leaves alone: excluded on the arch
+// (arch= does not select it) and, unless --only narrowed the plan (which
+// leaves the others unselected, not necessarily up to date), up to date.
+func recordTree(st *state.Status, p *plan.Plan, aports map[string][]*apkbuild.Aport, only bool) {
+	for _, ap := range p.Arches {
+		if ap.Error != "" {
+			continue
+		}
+		decided := map[string]bool{}
+		for _, b := range ap.Builds {
+			decided[b.Pkgname] = true
+		}
+		for _, b := range ap.Blocked {
+			decided[b.Pkgname] = true
+		}
+		for _, c := range ap.Copies {
+			decided[c.Pkgname] = true
+		}
+		for _, inv := range ap.Invalid {
+			decided[inv.Pkgname] = true
+		}
+		applies := map[string]bool{}
+		for _, a := range aports[ap.Arch] {
+			if a.Error == "" && a.Applies {
+				applies[a.Pkgname] = true
+			}
+		}
+		for _, a := range aports[ap.Arch] {
+			if a.Error != "" || a.Pkgname == "" || decided[a.Pkgname] {
+				continue
+			}
+			switch {
+			case !a.Applies && !applies[a.Pkgname]:
+				e := st.Ensure(ap.Arch, a.Pkgname)
+				e.Status, e.Version, e.Hash, e.Dir = state.Excluded, a.Version(), a.Hash, a.Path
+				e.Reason, e.BlockedBy = fmt.Sprintf("arch=%q does not build for %s", strings.Join(a.Arches, " "), ap.Arch), ""
+			case a.Applies && !only:
+				e := st.Ensure(ap.Arch, a.Pkgname)
+				e.Status, e.Version, e.Published, e.Hash, e.Dir = state.UpToDate, a.Version(), a.Version(), a.Hash, a.Path
+				e.Reason, e.BlockedBy = "", ""
+			}
+		}
 	}
 }
 

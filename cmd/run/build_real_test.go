@@ -166,6 +166,11 @@ timeout = "5m"
 			t.Errorf("%s: log: %v", name, err)
 		}
 	}
+	if arch != "aarch64" {
+		if a := status(st, "armonly"); a.Status != state.Excluded {
+			t.Errorf("armonly: %+v, want excluded", a)
+		}
+	}
 	if !strings.Contains(out, "built 3, failed 0, blocked 0") {
 		t.Errorf("summary lacks the counts:\n%s", out)
 	}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/apkfarm/apkfarm/runner/apkbuild"
+	"github.com/apkfarm/apkfarm/runner/build"
+	"github.com/apkfarm/apkfarm/runner/plan"
+	"github.com/apkfarm/apkfarm/state"
+)
+
+// TestRecord: what a build run writes to the state for each kind of
+// decision, and what it leaves alone.
+func TestRecord(t *testing.T) {
+	ap := func(path, name, ver string, applies bool, arches ...string) *apkbuild.Aport {
+		return &apkbuild.Aport{Path: path, Pkgname: name, Pkgver: ver, Pkgrel: "0", Applies: applies, Arches: arches, Hash: "h-" + name}
+	}
+	aports := map[string][]*apkbuild.Aport{"x86_64": {
+		ap("main/built", "built", "1", true, "all"),
+		ap("main/held", "held", "1", true, "all"),
+		ap("main/waiting", "waiting", "1", true, "all"),
+		ap("main/dep-wait", "dep-wait", "1", true, "all"),
+		ap("main/stable", "stable", "2", true, "all"),
+		ap("main/armonly", "armonly", "1", false, "aarch64"),
+		{Path: "main/broken", Pkgname: "broken", Error: "main/broken/APKBUILD:3: parse error"},
+	}}
+	p := &plan.Plan{Arches: []*plan.ArchPlan{
+		{Arch: "x86_64",
+			Builds: []*plan.Build{{Pkgname: "built", Path: "main/built", Version: "1-r0", PublishedVersion: "0.9-r0"},
+				{Pkgname: "waiting", Path: "main/waiting", Version: "1-r0"}},
+			Blocked: []*plan.Blocked{
+				{Pkgname: "held", Path: "main/held", Version: "1-r0", Reason: plan.BlockedFailed, Detail: "failed 1 time(s)"},
+				{Pkgname: "dep-wait", Path: "main/dep-wait", Version: "1-r0", Reason: plan.BlockedDepWait, Detail: "found nowhere: x"},
+			},
+			Invalid: []*plan.Invalid{{Pkgname: "broken", Path: "main/broken", Error: "main/broken/APKBUILD:3: parse error"}},
+		},
+		{Arch: "aarch64", Error: "load published index: 500"},
+	}}
+	holds := []held{{arch: "x86_64", pkgname: "waiting", version: "1-r0", path: "main/waiting", reason: "needs aarch64/x"}}
+	res := &build.Result{Outcomes: []build.Outcome{{Job: build.Job{Arch: "x86_64", Pkgname: "built", Version: "1-r0", Dir: "/t/main/built"},
+		Status: state.Built, Attempt: &state.Attempt{Version: "1-r0", Start: time.Unix(1, 0), End: time.Unix(2, 0)}}}}
+
+	tests := []struct {
+		name string
+		only bool
+		want map[string]string // pkgname → status ("" absent)
+	}{
+		{"a whole run", false, map[string]string{"built": state.Built, "held": state.Failed, "waiting": state.Pending,
+			"dep-wait": state.Blocked, "stable": state.UpToDate, "armonly": state.Excluded, "broken": state.Invalid, "kept": state.Built}},
+		{"with --only nothing is called up to date", true, map[string]string{"built": state.Built, "held": state.Failed,
+			"waiting": state.Pending, "dep-wait": state.Blocked, "stable": "", "armonly": state.Excluded, "broken": state.Invalid, "kept": state.Built}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := state.New()
+			st.Ensure("x86_64", "held").Status = state.Failed
+			st.Ensure("x86_64", "kept").Status = state.Built // not in the tree any more: left alone
+			st.Ensure("aarch64", "built").Status = state.Failed
+			recordPlan(st, p, holds)
+			recordTree(st, p, aports, tt.only)
+			res.Record(st)
+			for name, want := range tt.want {
+				got := ""
+				if a := st.Aport("x86_64", name); a != nil {
+					got = a.Status
+				}
+				if got != want {
+					t.Errorf("%s: status %q, want %q", name, got, want)
+				}
+			}
+			if a := st.Aport("aarch64", "built"); a == nil || a.Status != state.Failed {
+				t.Errorf("aarch64, whose plan failed, changed: %+v", a)
+			}
+			if a := st.Aport("x86_64", "dep-wait"); a.Reason != "dep-wait: found nowhere: x" || a.Dir != "main/dep-wait" {
+				t.Errorf("dep-wait: %+v", a)
+			}
+			if a := st.Aport("x86_64", "built"); a.Published != "0.9-r0" || len(a.Attempts) != 1 || a.Dir != "main/built" {
+				t.Errorf("built: %+v", a)
+			}
+			if a := st.Aport("x86_64", "armonly"); a.Reason != `arch="aarch64" does not build for x86_64` {
+				t.Errorf("armonly: reason %q", a.Reason)
+			}
+			if a := st.Aport("x86_64", "waiting"); a.Reason != "needs aarch64/x" {
+				t.Errorf("waiting: reason %q", a.Reason)
+			}
+		})
+	}
+}
