@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -31,18 +30,14 @@ var GoArch = map[string]string{"x86_64": "amd64", "aarch64": "arm64", "x86": "38
 	"riscv64": "riscv64", "ppc64le": "ppc64le", "s390x": "s390x", "loongarch64": "loong64"}
 
 // Binary builds the stand-in abuild for arch, static, into out. It needs
-// the Go toolchain that runs the caller (runtime.GOROOT's go, else PATH's)
-// and the module's source around the working directory.
+// the go command in $PATH (go test and go run put theirs first) and the
+// module's source around the working directory.
 func Binary(ctx context.Context, arch, out string) error {
 	goarch, ok := GoArch[arch]
 	if !ok {
 		return fmt.Errorf("build stand-in abuild: no GOARCH for arch %q", arch)
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, Package)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, Package)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if armv7 := goarch == "arm"; armv7 {
 		cmd.Env = append(cmd.Env, "GOARM=7")
