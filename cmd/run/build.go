@@ -282,8 +282,8 @@ func recordCopies(st *state.Status, copies []copied) {
 	for _, c := range copies {
 		e := st.Ensure(c.arch, c.out.Job.Pkgname)
 		e.Version, e.Hash, e.Dir = c.out.Job.Version, c.out.Job.Hash, ""
-		if st := st.Aport(c.from, c.out.Job.Pkgname); st != nil {
-			e.Dir = st.Dir
+		if src := st.Aport(c.from, c.out.Job.Pkgname); src != nil {
+			e.Dir = src.Dir
 		}
 		e.BlockedBy = ""
 		switch c.out.Status {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -85,5 +87,55 @@ func TestRecord(t *testing.T) {
 				t.Errorf("waiting: reason %q", a.Reason)
 			}
 		})
+	}
+}
+
+// TestStageCopies: a noarch aport built on the native arch is staged for
+// every arch that takes it, and recorded there; one whose build failed is
+// blocked there; one already published on the native arch is left to
+// publishing.
+func TestStageCopies(t *testing.T) {
+	dir := t.TempDir()
+	native := filepath.Join(dir, "staging", "x86_64", "doc-1-r0.apk")
+	if err := os.MkdirAll(filepath.Dir(native), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(native, []byte("apk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &plan.Plan{Arches: []*plan.ArchPlan{
+		{Arch: "x86_64"},
+		{Arch: "aarch64", Copies: []*plan.Copy{
+			{Pkgname: "doc", Version: "1-r0", From: "x86_64", Batch: 1},
+			{Pkgname: "bad", Version: "1-r0", From: "x86_64", Batch: 1},
+			{Pkgname: "old", Version: "1-r0", From: "x86_64", Batch: 0},
+		}},
+	}}
+	res := &build.Result{Outcomes: []build.Outcome{
+		{Job: build.Job{Arch: "x86_64", Pkgname: "doc", Version: "1-r0", Hash: "h"}, Status: state.Built,
+			Packages: []string{"staging/x86_64/doc-1-r0.apk"}},
+		{Job: build.Job{Arch: "x86_64", Pkgname: "bad", Version: "1-r0"}, Status: state.Failed},
+	}}
+	copies, err := stageCopies(dir, p, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "staging", "aarch64", "doc-1-r0.apk")); err != nil || string(b) != "apk" {
+		t.Errorf("doc not staged for aarch64: %q, %v", b, err)
+	}
+	st := state.New()
+	st.Ensure("x86_64", "doc").Dir = "main/doc"
+	recordCopies(st, copies)
+	if a := st.Aport("aarch64", "doc"); a == nil || a.Status != state.Built || a.Dir != "main/doc" || a.Version != "1-r0" {
+		t.Errorf("aarch64 doc: %+v", a)
+	}
+	if a := st.Aport("aarch64", "bad"); a == nil || a.Status != state.Blocked || a.BlockedBy != "bad" {
+		t.Errorf("aarch64 bad: %+v", a)
+	}
+	if a := st.Aport("aarch64", "old"); a != nil {
+		t.Errorf("aarch64 old, published on x86_64 already: %+v, want no entry", a)
+	}
+	if s := summarize(p, res, nil, copies); s.copied != 1 || s.pkgs["aarch64"] != 1 || s.failed != 1 {
+		t.Errorf("summary %+v", s)
 	}
 }
