@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -69,23 +70,37 @@ func copyTree(t *testing.T, src, dst string) {
 	}
 }
 
-func TestRealRunNoPublish(t *testing.T) {
+// realRun is a runner's world for the fixture tree: a copy of the tree, a
+// configuration for arches with stand-in images, an empty repository.
+type realRun struct {
+	tree, stateDir, config string
+}
+
+func newRealRun(t *testing.T, arches ...string) *realRun {
+	t.Helper()
 	alpinetest.RequireRoot(t)
 	alpinetest.RequireCommand(t, "runc", "apt-get install runc")
-	arch := config.HostArch()
-	if _, ok := standin.GoArch[arch]; !ok {
-		t.Skipf("no stand-in abuild for %s", arch)
+	for _, a := range arches {
+		alpinetest.RequireBinfmt(t, a)
+		if _, ok := standin.GoArch[a]; !ok {
+			t.Skipf("no stand-in abuild for %s", a)
+		}
 	}
 	// The failure memory is judged against the real clock here.
-	defer func(old func() time.Time) { now = old }(now)
+	old := now
 	now = time.Now
+	t.Cleanup(func() { now = old })
 
 	dir := t.TempDir()
-	tree, stateDir := filepath.Join(dir, "tree"), filepath.Join(dir, "state")
-	copyTree(t, filepath.Join("..", "..", "testdata", "run", "tree"), tree)
+	r := &realRun{tree: filepath.Join(dir, "tree"), stateDir: filepath.Join(dir, "state"), config: filepath.Join(dir, "apkfarm.toml")}
+	copyTree(t, filepath.Join("..", "..", "testdata", "run", "tree"), r.tree)
 	_, keys := publishedtest.Signer(t)
-	cfgPath := filepath.Join(dir, "apkfarm.toml")
-	cfg := fmt.Sprintf(`arches = [%q]
+	var quoted, images []string
+	for _, a := range arches {
+		quoted = append(quoted, fmt.Sprintf("%q", a))
+		images = append(images, fmt.Sprintf("%s = %q", a, standInImage(t, a)))
+	}
+	cfg := fmt.Sprintf(`arches = [%s]
 jobs = 2
 [source]
 path = %q
@@ -97,47 +112,44 @@ dir = %q
 [plan]
 retry_delays = ["1h"]
 [build]
-image = %q
+images = { %s }
 work_dir = %q
 timeout = "5m"
-`, arch, tree, filepath.Join(dir, "repo"), keys, stateDir, standInImage(t, arch), filepath.Join(dir, "work"))
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+`, strings.Join(quoted, ", "), r.tree, filepath.Join(dir, "repo"), keys, r.stateDir, strings.Join(images, ", "), filepath.Join(dir, "work"))
+	if err := os.WriteFile(r.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(want int) (string, *state.Status) {
-		t.Helper()
-		var stdout, stderr bytes.Buffer
-		code := runMain(context.Background(), []string{"--no-publish", "--config", cfgPath}, &stdout, &stderr)
-		t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-		if code != want {
-			t.Fatalf("exit %d, want %d", code, want)
-		}
-		b, err := os.ReadFile(filepath.Join(stateDir, state.FileName))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := state.Unmarshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return stdout.String(), st
-	}
-	status := func(st *state.Status, name string) *state.Aport {
-		t.Helper()
-		a := st.Aport(arch, name)
-		if a == nil {
-			t.Fatalf("status.json has no %s %s", arch, name)
-		}
-		return a
-	}
+	return r
+}
 
-	// 1. Everything is new: libgreet first, then hello against it; greet-doc
-	// beside them.
-	out, st := run(exitOK)
-	wantPkgs := map[string]string{"libgreet": "1.0-r0", "libgreet-dev": "1.0-r0", "hello": "2.0-r1", "greet-doc": "3-r0"}
-	staged, _ := filepath.Glob(filepath.Join(stateDir, "staging", arch, "*.apk"))
-	var names []string
-	for _, f := range staged {
+// run runs `run --no-publish` in-process, wants its exit code, and returns
+// its stdout and the state it wrote.
+func (r *realRun) run(t *testing.T, want int) (string, *state.Status) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := runMain(context.Background(), []string{"--no-publish", "--config", r.config}, &stdout, &stderr)
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	if code != want {
+		t.Fatalf("exit %d, want %d", code, want)
+	}
+	b, err := os.ReadFile(filepath.Join(r.stateDir, state.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), st
+}
+
+// staged returns name → "version arch" of the packages staged for arch,
+// each read and checked by apk.ReadPackageFile.
+func (r *realRun) staged(t *testing.T, arch string) map[string]string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(r.stateDir, "staging", arch, "*.apk"))
+	out := map[string]string{}
+	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -147,14 +159,33 @@ timeout = "5m"
 			t.Errorf("staged package: %v", err)
 			continue
 		}
-		if v := wantPkgs[pf.Info.Name]; v != pf.Info.Version {
-			t.Errorf("%s: %s %s, want version %q", filepath.Base(f), pf.Info.Name, pf.Info.Version, v)
-		}
-		names = append(names, pf.Info.Name)
+		out[pf.Info.Name] = pf.Info.Version + " " + pf.Info.Arch
 	}
-	slices.Sort(names)
-	if want := []string{"greet-doc", "hello", "libgreet", "libgreet-dev"}; !slices.Equal(names, want) {
-		t.Errorf("staged %q, want %q", names, want)
+	return out
+}
+
+func aportStatus(t *testing.T, st *state.Status, arch, name string) *state.Aport {
+	t.Helper()
+	a := st.Aport(arch, name)
+	if a == nil {
+		t.Fatalf("status.json has no %s %s", arch, name)
+	}
+	return a
+}
+
+func TestRealRunNoPublish(t *testing.T) {
+	arch := config.HostArch()
+	r := newRealRun(t, arch)
+	stateDir := r.stateDir
+	run := func(want int) (string, *state.Status) { t.Helper(); return r.run(t, want) }
+	status := func(st *state.Status, name string) *state.Aport { t.Helper(); return aportStatus(t, st, arch, name) }
+
+	// 1. Everything is new: libgreet first, then hello against it; greet-doc
+	// beside them.
+	out, st := run(exitOK)
+	want := map[string]string{"libgreet": "1.0-r0 " + arch, "libgreet-dev": "1.0-r0 " + arch, "hello": "2.0-r1 " + arch, "greet-doc": "3-r0 noarch"}
+	if got := r.staged(t, arch); !maps.Equal(got, want) {
+		t.Errorf("staged %v, want %v", got, want)
 	}
 	for _, name := range []string{"libgreet", "hello", "greet-doc"} {
 		a := status(st, name)
@@ -177,7 +208,7 @@ timeout = "5m"
 
 	// 2. libgreet breaks: it fails, hello is blocked by it, greet-doc is
 	// built again (nothing is published, so everything is still new).
-	apkbuild := filepath.Join(tree, "main", "libgreet", "APKBUILD")
+	apkbuild := filepath.Join(r.tree, "main", "libgreet", "APKBUILD")
 	b, err := os.ReadFile(apkbuild)
 	if err != nil {
 		t.Fatal(err)
@@ -200,9 +231,8 @@ timeout = "5m"
 	if d := status(st, "greet-doc"); d.Status != state.Built || len(d.Attempts) != 2 {
 		t.Errorf("greet-doc: %+v, want built a second time", d)
 	}
-	if staged, _ := filepath.Glob(filepath.Join(stateDir, "staging", arch, "*.apk")); len(staged) != 1 ||
-		filepath.Base(staged[0]) != "greet-doc-3-r0.apk" {
-		t.Errorf("staged after the second run: %q, want only greet-doc's package (staging is the last run's)", staged)
+	if got := r.staged(t, arch); !maps.Equal(got, map[string]string{"greet-doc": "3-r0 noarch"}) {
+		t.Errorf("staged after the second run: %v, want only greet-doc's package (staging is the last run's)", got)
 	}
 	if !strings.Contains(out, "failed  "+arch+" libgreet 1.0-r0") || !strings.Contains(out, "(log: logs/"+arch+"/libgreet/") {
 		t.Errorf("summary does not name the failure and its log:\n%s", out)
@@ -262,5 +292,36 @@ func TestRunNoImage(t *testing.T) {
 	code, stdout, stderr := f.run(t, "--no-publish")
 	if code != exitTrouble || stdout != "" || !strings.Contains(stderr, "build.image: not set") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 naming build.image", code, stdout, stderr)
+	}
+}
+
+// TestRealRunTwoArches: x86_64 natively and aarch64 under qemu side by
+// side; the noarch greet-doc is built once, on x86_64, and staged for
+// aarch64 too; armonly builds only on aarch64.
+func TestRealRunTwoArches(t *testing.T) {
+	r := newRealRun(t, "x86_64", "aarch64")
+	out, st := r.run(t, exitOK)
+	for _, arch := range []string{"x86_64", "aarch64"} {
+		want := map[string]string{"libgreet": "1.0-r0 " + arch, "libgreet-dev": "1.0-r0 " + arch, "hello": "2.0-r1 " + arch, "greet-doc": "3-r0 noarch"}
+		if arch == "aarch64" {
+			want["armonly"] = "1-r0 aarch64"
+		}
+		if got := r.staged(t, arch); !maps.Equal(got, want) {
+			t.Errorf("%s: staged %v, want %v", arch, got, want)
+		}
+		for _, name := range []string{"libgreet", "hello", "greet-doc"} {
+			if a := aportStatus(t, st, arch, name); a.Status != state.Built {
+				t.Errorf("%s %s: %+v, want built", arch, name, a)
+			}
+		}
+	}
+	if a := aportStatus(t, st, "aarch64", "greet-doc"); len(a.Attempts) != 0 || a.Reason != "noarch: built on x86_64" {
+		t.Errorf("aarch64 greet-doc: %+v, want the copy of the x86_64 build", a)
+	}
+	if a := aportStatus(t, st, "x86_64", "armonly"); a.Status != state.Excluded {
+		t.Errorf("x86_64 armonly: %+v, want excluded", a)
+	}
+	if !strings.Contains(out, "built 6, failed 0, blocked 0") || !strings.Contains(out, "1 noarch copied") {
+		t.Errorf("summary:\n%s", out)
 	}
 }
