@@ -134,12 +134,12 @@ func runJobs(ctx context.Context, cfg *config.Config, jobs []build.Job, workDir 
 	if cacheDir == "" {
 		cacheDir = filepath.Join(cfg.State.Dir, "cache", "images")
 	}
-	pull := newProgress(stderr)
-	store, err := image.NewStore(cacheDir, image.WithLogger(logger), image.WithProgress(pull.Update))
+	prog := newBuildProgress(stderr, jobs, logger)
+	defer prog.Stop()
+	store, err := image.NewStore(cacheDir, image.WithLogger(logger), image.WithProgress(prog.Pull))
 	if err != nil {
 		return nil, fmt.Errorf("open image cache: %w (build.cache_dir)", err)
 	}
-	defer pull.Finish()
 	jobsAtOnce := cfg.Jobs
 	if jobsAtOnce == 0 {
 		jobsAtOnce = runtime.NumCPU()
@@ -148,8 +148,6 @@ func runJobs(ctx context.Context, cfg *config.Config, jobs []build.Job, workDir 
 	if idle == 0 {
 		idle = -1 // "0s" in the file turns the idle limit off
 	}
-	prog := newBuildProgress(stderr, jobs, logger)
-	defer prog.Stop()
 	opts := build.Options{
 		Jobs: jobsAtOnce, Image: cfg.Build.Image, Images: cfg.Build.Images,
 		Timeout: time.Duration(cfg.Build.Timeout), IdleTimeout: idle, LogMaxBytes: cfg.Build.LogMaxBytes,

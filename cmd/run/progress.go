@@ -16,9 +16,11 @@ import (
 )
 
 // buildProgress shows the builds of a run: bars per arch on a terminal,
-// log lines otherwise. Stop ends the display.
+// log lines otherwise. Pull is told about image downloads and unpacking
+// (image.Progress). Stop ends the display.
 type buildProgress interface {
 	build.Progress
+	Pull(done, total int64)
 	Stop()
 }
 
@@ -66,7 +68,8 @@ func (p *logProgress) Finished(o build.Outcome) {
 	p.logger.Info("build finished", args...)
 }
 
-func (*logProgress) Stop() {}
+func (*logProgress) Pull(int64, int64) {}
+func (*logProgress) Stop()              {}
 
 // archBars is one bar per arch counting finished builds, its label the
 // builds running.
@@ -76,6 +79,7 @@ type archBars struct {
 	bars    map[string]*pb.ProgressBar
 	running map[string][]string
 	started bool
+	image   *pb.ProgressBar // image download and unpacking, added when one starts
 }
 
 func newArchBars(w io.Writer, jobs []build.Job) *archBars {
@@ -120,6 +124,28 @@ func (p *archBars) Finished(o build.Outcome) {
 	p.label(o.Job.Arch)
 }
 
+// Pull shows image downloads and unpacking in a bar of their own.
+func (p *archBars) Pull(done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if total <= 0 {
+		return
+	}
+	if p.image != nil && p.image.IsFinished() && done < total {
+		p.image = nil // the next image
+	}
+	if p.image == nil {
+		p.image = pb.New64(total).Set(pb.Bytes, true).
+			SetTemplateString(`{{string . "what"}} {{counters .}} {{bar .}}`).Set("what", "image   ")
+		p.pool.Add(p.image)
+	}
+	p.image.SetTotal(total)
+	p.image.SetCurrent(done)
+	if done >= total && !p.image.IsFinished() {
+		p.image.Finish()
+	}
+}
+
 func (p *archBars) label(arch string) {
 	if bar := p.bars[arch]; bar != nil {
 		s := ""
@@ -134,6 +160,11 @@ func (p *archBars) Stop() {
 	for _, b := range p.bars {
 		b.Finish()
 	}
+	p.mu.Lock()
+	if p.image != nil && !p.image.IsFinished() {
+		p.image.Finish()
+	}
+	p.mu.Unlock()
 	if p.started {
 		_ = p.pool.Stop()
 	}
