@@ -69,7 +69,7 @@ func (p *logProgress) Finished(o build.Outcome) {
 }
 
 func (*logProgress) Pull(int64, int64) {}
-func (*logProgress) Stop()              {}
+func (*logProgress) Stop()             {}
 
 // archBars is one bar per arch counting finished builds, its label the
 // builds running.
