@@ -1,5 +1,6 @@
 // Command run is apkfarm's build runner. Without a subcommand it performs one
-// run (plan, build, sign, publish); the subcommands are admin tools.
+// run: today plan and build (--no-publish) or plan only (--dry-run); signing
+// and publishing are to come. The subcommands are admin tools.
 //
 // Exit codes: 0 success; 1 the work ran but something in it failed (a bad
 // package, a failed build); 2 the command could not work (usage, config,
