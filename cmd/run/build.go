@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
 	"github.com/apkfarm/apkfarm/runner/build"
 	"github.com/apkfarm/apkfarm/runner/config"
@@ -40,6 +42,11 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 	if err := cfg.CheckBuild(arches); err != nil {
 		return fail(err)
 	}
+	unlock, err := lockState(cfg.State.Dir)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
 	start := now().UTC()
 	p, aports, err := planTree(ctx, cfg, opts, logger)
 	if err != nil {
@@ -365,4 +372,23 @@ func (s summary) write(w io.Writer, stateDir string) {
 	}
 	fmt.Fprintf(&b, "logs: %s; state: %s\n", filepath.Join(stateDir, "logs"), filepath.Join(stateDir, state.FileName))
 	io.WriteString(w, b.String())
+}
+
+// lockState takes <dir>/run.lock, so that two runs (a slow one and the next
+// cron start) never build into, and write, the same state directory at
+// once. The lock goes with the process.
+func lockState(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lock state: %w (state.dir must be writable)", err)
+	}
+	path := filepath.Join(dir, "run.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock state: %w (state.dir must be writable)", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock state: %s is held by another run of this state directory (%v): wait for it to end", path, err)
+	}
+	return func() { f.Close() }, nil
 }

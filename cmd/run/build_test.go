@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,4 +139,21 @@ func TestStageCopies(t *testing.T) {
 	if s := summarize(p, res, nil, copies); s.copied != 1 || s.pkgs["aarch64"] != 1 || s.failed != 1 {
 		t.Errorf("summary %+v", s)
 	}
+}
+
+func TestLockState(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	unlock, err := lockState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockState(dir); err == nil || !strings.Contains(err.Error(), "held by another run") {
+		t.Errorf("second lock: %v, want held by another run", err)
+	}
+	unlock()
+	unlock2, err := lockState(dir)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	unlock2()
 }
