@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
 	"github.com/apkfarm/apkfarm/internal/standin"
@@ -76,7 +79,7 @@ type realRun struct {
 	tree, stateDir, config string
 }
 
-func newRealRun(t *testing.T, arches ...string) *realRun {
+func newRealRun(t *testing.T, fixture string, arches ...string) *realRun {
 	t.Helper()
 	alpinetest.RequireRoot(t)
 	alpinetest.RequireCommand(t, "runc", "apt-get install runc")
@@ -93,7 +96,7 @@ func newRealRun(t *testing.T, arches ...string) *realRun {
 
 	dir := t.TempDir()
 	r := &realRun{tree: filepath.Join(dir, "tree"), stateDir: filepath.Join(dir, "state"), config: filepath.Join(dir, "apkfarm.toml")}
-	copyTree(t, filepath.Join("..", "..", "testdata", "run", "tree"), r.tree)
+	copyTree(t, filepath.Join("..", "..", "testdata", fixture, "tree"), r.tree)
 	_, keys := publishedtest.Signer(t)
 	var quoted, images []string
 	for _, a := range arches {
@@ -175,7 +178,7 @@ func aportStatus(t *testing.T, st *state.Status, arch, name string) *state.Aport
 
 func TestRealRunNoPublish(t *testing.T) {
 	arch := config.HostArch()
-	r := newRealRun(t, arch)
+	r := newRealRun(t, "run", arch)
 	stateDir := r.stateDir
 	run := func(want int) (string, *state.Status) { t.Helper(); return r.run(t, want) }
 	status := func(st *state.Status, name string) *state.Aport { t.Helper(); return aportStatus(t, st, arch, name) }
@@ -299,7 +302,7 @@ func TestRunNoImage(t *testing.T) {
 // side; the noarch greet-doc is built once, on x86_64, and staged for
 // aarch64 too; armonly builds only on aarch64.
 func TestRealRunTwoArches(t *testing.T) {
-	r := newRealRun(t, "x86_64", "aarch64")
+	r := newRealRun(t, "run", "x86_64", "aarch64")
 	out, st := r.run(t, exitOK)
 	for _, arch := range []string{"x86_64", "aarch64"} {
 		want := map[string]string{"libgreet": "1.0-r0 " + arch, "libgreet-dev": "1.0-r0 " + arch, "hello": "2.0-r1 " + arch, "greet-doc": "3-r0 noarch"}
@@ -323,5 +326,38 @@ func TestRealRunTwoArches(t *testing.T) {
 	}
 	if !strings.Contains(out, "built 6, failed 0, blocked 0") || !strings.Contains(out, "1 noarch copied") {
 		t.Errorf("summary:\n%s", out)
+	}
+}
+
+// TestRealDemoTree: the tree of `make demo` builds, and hello's script
+// carries the greeting from libgreet-dev's header, installed in its
+// container.
+func TestRealDemoTree(t *testing.T) {
+	arch := config.HostArch()
+	r := newRealRun(t, "demo", arch)
+	r.run(t, exitOK)
+	want := map[string]string{"libgreet": "1.2-r0 " + arch, "libgreet-dev": "1.2-r0 " + arch, "hello": "2.0-r1 " + arch,
+		"hello-doc": "2.0-r1 " + arch, "greet-doc": "3-r0 noarch"}
+	if got := r.staged(t, arch); !maps.Equal(got, want) {
+		t.Errorf("staged %v, want %v", got, want)
+	}
+	b, err := os.ReadFile(filepath.Join(r.stateDir, "staging", arch, "hello-2.0-r1.apk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := apk.ReadPackageFile(b, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(pf.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`echo "Hello from an apkfarm build!"`)) {
+		t.Error("hello's package lacks the greeting from libgreet-dev")
 	}
 }
