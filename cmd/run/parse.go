@@ -8,9 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"runtime"
 	"strings"
 
+	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
 )
 
@@ -25,20 +25,6 @@ func (l *listFlag) Set(s string) error {
 		}
 	}
 	return nil
-}
-
-func nativeArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	case "386":
-		return "x86"
-	case "arm":
-		return "armv7"
-	}
-	return runtime.GOARCH
 }
 
 // cmdParse implements `run parse [--arch ARCH] [--json] PATH...`: each PATH
@@ -67,7 +53,7 @@ func cmdParse(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitTrouble
 	}
 	if len(arches) == 0 {
-		arches = listFlag{nativeArch()}
+		arches = listFlag{apk.HostArch()}
 	}
 	level := slog.LevelWarn
 	if *verbose {

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
+	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/pelletier/go-toml/v2"
 )
 
@@ -179,23 +179,8 @@ func (c *Config) Native() string {
 	return host
 }
 
-// HostArch returns the apk arch of the machine running this program.
-func HostArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	case "386":
-		return "x86"
-	case "arm":
-		return "armv7"
-	case "loong64":
-		return "loongarch64"
-	default: // ppc64le, riscv64, s390x
-		return runtime.GOARCH
-	}
-}
+// HostArch returns the apk arch of this machine (see apk.HostArch).
+func HostArch() string { return apk.HostArch() }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
