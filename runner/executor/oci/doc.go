@@ -21,7 +21,10 @@
 // paths, and memory
 // and pids limits in a cgroup under the runner's own when the host has the
 // controllers. With the pid namespace, killing the container's init kills
-// every process of the command.
+// every process of the command. A command that is killed (or whose runc
+// dies) is then reaped: whatever is left in its cgroups is killed and its
+// runtime state and cgroups removed, including what runc never recorded
+// because it died creating the container (see reap).
 //
 // A runner that dies by SIGKILL leaves containers, mounts and directories
 // behind; Sweep removes those whose session lock is no longer held.

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -32,6 +33,7 @@ type config struct {
 	workDir     string
 	log         *slog.Logger
 	noOverlay   bool
+	killGrace   time.Duration // how long a killed runc gets to exit (tests shorten it)
 }
 
 // Option configures an Executor (and Sweep, Inspect).
@@ -57,7 +59,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 func WithoutOverlay() Option { return func(c *config) { c.noOverlay = true } }
 
 func newConfig(opts []Option) config {
-	c := config{runtime: "runc", workDir: DefaultWorkDir, log: slog.New(slog.DiscardHandler)}
+	c := config{runtime: "runc", workDir: DefaultWorkDir, log: slog.New(slog.DiscardHandler), killGrace: killGrace}
 	for _, o := range opts {
 		o(&c)
 	}

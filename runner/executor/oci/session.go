@@ -42,6 +42,9 @@ type session struct {
 	closed bool
 	seq    int
 	wg     sync.WaitGroup
+	// leaked holds the containers reap could not make sure of; Close
+	// tries again and, failing, keeps the root mounted and says so.
+	leaked map[string]error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -87,7 +90,11 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	if err := os.Mkdir(bundle, 0o700); err != nil {
 		return -1, fmt.Errorf("exec %q: %w", req.Argv, err)
 	}
-	defer os.RemoveAll(bundle)
+	defer func() {
+		if !s.isLeaked(name) { // Sweep finds what is left by its bundle
+			os.RemoveAll(bundle)
+		}
+	}()
 	b, err := json.Marshal(cfg)
 	if err == nil {
 		err = os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600)
@@ -103,7 +110,7 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	// runc dies with the runner (Sweep handles the container it leaves);
 	// its own process group keeps a terminal's ^C away from it: ctx decides.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	cmd.WaitDelay = killGrace
+	cmd.WaitDelay = s.e.cfg.killGrace
 	waited, err := startLocked(cmd)
 	if err != nil {
 		return -1, fmt.Errorf("exec %q: start %s: %w", req.Argv, s.e.cfg.runtime, err)
@@ -119,27 +126,37 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	}
 	if killedBy != nil {
 		s.kill(name, cmd, waited)
-		s.remove(name)
+		if err := s.reap(name); err != nil {
+			return -1, fmt.Errorf("exec %q: killed: %w; %w", req.Argv, killedBy, err)
+		}
 		return -1, fmt.Errorf("exec %q: killed: %w", req.Argv, killedBy)
 	}
 	started := false
 	if _, err := os.Stat(pidFile); err == nil {
 		started = true
 	}
-	// `runc run` deletes the container when its init exits; only when it
-	// failed or was killed itself is there state to delete.
+	// `runc run` deletes the container when its init exits (and the pid
+	// namespace has taken every other process of the command with it);
+	// only when runc failed or was killed itself is there anything to reap.
 	var ee *exec.ExitError
 	switch {
 	case werr == nil:
+		s.reapIfLeft(name)
 		return 0, nil
 	case errors.As(werr, &ee) && started:
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			s.remove(name)
-			return -1, fmt.Errorf("exec %q: %s killed by %v", req.Argv, s.e.cfg.runtime, ws.Signal())
+			err := fmt.Errorf("exec %q: %s killed by %v", req.Argv, s.e.cfg.runtime, ws.Signal())
+			if rerr := s.reap(name); rerr != nil {
+				err = fmt.Errorf("%w; %w", err, rerr)
+			}
+			return -1, err
 		}
+		s.reapIfLeft(name)
 		return ee.ExitCode(), nil
 	}
-	s.remove(name)
+	if err := s.reap(name); err != nil {
+		return -1, fmt.Errorf("exec %q: %s run %s: %w%s; %w", req.Argv, s.e.cfg.runtime, name, werr, runtimeLog(logFile), err)
+	}
 	if code, ok := execFailure(logFile); ok {
 		return code, nil // runc has said why on the command's stderr
 	}
@@ -169,11 +186,16 @@ func startLocked(cmd *exec.Cmd) (<-chan error, error) {
 	return waited, nil
 }
 
-// kill stops container name: SIGKILL to its init (the pid namespace takes
-// every other process with it), retried while runc is still creating it,
-// then runc itself if it does not exit.
+// kill stops container name and returns once its `runc run` has exited:
+// SIGKILL to its init (the pid namespace takes every other process with
+// it; in the created state, before the command starts, runc run then fails
+// and destroys the container), retried while runc is still creating it.
+// If runc does not exit within the kill grace it is killed itself, and so
+// is everything in the container's cgroups (the pipes runc's children hold
+// would keep Wait waiting). reap must follow: a runc killed mid-create
+// leaves what only reap finds.
 func (s *session) kill(name string, cmd *exec.Cmd, waited <-chan error) {
-	deadline := time.After(killGrace)
+	deadline := time.After(s.e.cfg.killGrace)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -190,19 +212,43 @@ func (s *session) kill(name string, cmd *exec.Cmd, waited <-chan error) {
 		case <-deadline:
 			s.log.Warn("runtime did not exit after kill; killing it", "container", name)
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			killCgroups(containerCgroups(name), reapTimeout)
 			<-waited
 			return
 		}
 	}
 }
 
-// remove deletes container name's runtime state (runc run normally does it).
-func (s *session) remove(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), runtimeTimeout)
-	defer cancel()
-	out, err := s.e.cfg.runtimeCmd(ctx, "delete", "--force", name).CombinedOutput()
-	if err != nil && !strings.Contains(string(out), "does not exist") {
-		s.log.Warn("runtime delete", "container", name, "err", err, "out", strings.TrimSpace(string(out)))
+// reap makes sure nothing of container name is left (see reap in
+// reap.go); what it cannot make sure of is remembered for Close.
+func (s *session) reap(name string) error {
+	err := reap(s.e.cfg, name)
+	if err != nil {
+		s.log.Error("container may be left behind", "container", name, "err", err)
+		s.mu.Lock()
+		if s.leaked == nil {
+			s.leaked = map[string]error{}
+		}
+		s.leaked[name] = err
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *session) isLeaked(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.leaked[name]
+	return ok
+}
+
+// reapIfLeft reaps container name if its state directory or a cgroup of
+// it is still there after its runc exited by itself (runc removes both
+// when it deletes the container): a few stats on the normal path.
+func (s *session) reapIfLeft(name string) {
+	if sd := s.e.cfg.stateDir(name); exists(sd) || len(containerCgroups(name)) > 0 {
+		s.log.Warn("container left after its runtime exited; reaping it", "container", name)
+		s.reap(name)
 	}
 }
 
@@ -266,8 +312,12 @@ func (s *session) CopyOut(ctx context.Context, path string, w io.Writer) error {
 	return nil
 }
 
-// Close kills running commands, unmounts the root and removes the session
-// directory. Later calls wait for the first and return its result.
+// Close kills running commands (each Exec returns only once its container
+// is gone), unmounts the root and removes the session directory. If a
+// container could not be made sure of, it tries again and, failing, keeps
+// the root mounted (never detached under a live container), the directory
+// and its lock, and returns the error: Sweep takes them once this process
+// is gone. Later calls wait for the first and return its result.
 func (s *session) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -275,6 +325,17 @@ func (s *session) Close() error {
 		s.mu.Unlock()
 		s.cancel()
 		s.wg.Wait()
+		var errs []error
+		for name := range s.leaked { // no Exec is left to write it
+			if err := reap(s.e.cfg, name); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			s.closeErr = fmt.Errorf("close session %s: %w", s.id, errors.Join(errs...))
+			s.log.Error("session not closed: containers may be left behind", "err", s.closeErr)
+			return
+		}
 		s.closeErr = s.teardown()
 		if s.closeErr == nil {
 			s.log.Info("session closed")

@@ -91,6 +91,21 @@ func Sweep(ctx context.Context, opts ...Option) error {
 		if !e.IsDir() || !isStale(dir) {
 			continue
 		}
+		// What runc never recorded (it died creating a container, with
+		// the runner): the bundles left say which containers to reap.
+		// Their cgroups are found under this process's cgroup, which is
+		// the dead runner's when both run in the same service.
+		bundles, _ := filepath.Glob(filepath.Join(dir, "exec-*"))
+		reaped := true
+		for _, b := range bundles {
+			if err := reap(c, Prefix+e.Name()+"-"+strings.TrimPrefix(filepath.Base(b), "exec-")); err != nil {
+				errs = append(errs, fmt.Errorf("sweep: %w", err))
+				reaped = false
+			}
+		}
+		if !reaped {
+			continue
+		}
 		if err := unmountRoot(filepath.Join(dir, "root")); err != nil {
 			errs = append(errs, fmt.Errorf("sweep: %w", err))
 			continue
