@@ -132,7 +132,8 @@ type evaluation struct {
 	topDone bool              // the split stage began: top holds the top level
 	top     map[string]string // CapturedVars that are set, after the top level
 	entries []Subpackage      // from subpackages=, filled by the split stage
-	current string            // the subpackage whose split function runs
+	next    int               // entries[next-1] is the subpackage whose split function runs
+	current string            // its name
 	fatal   error
 }
 
@@ -193,10 +194,13 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 	// Assignments are checked where they happen (see instrument); eval
 	// runs code that was not instrumented, and every 64th call checks all
 	// in case something else grew.
-	if e.calls++; args[0] == "eval" || e.calls%64 == 0 {
+	if args[0] == "eval" {
+		e.calls++
 		if err := e.checkSizes(hc.Env, line); err != nil {
 			return nil, err
 		}
+	} else if err := e.count(hc.Env, line); err != nil {
+		return nil, err
 	}
 	name := args[0]
 	if e.f.funcs[name] || name == "eval" || strings.HasPrefix(name, splitPrefix) {
@@ -236,6 +240,14 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 		}
 	}
 	return args, nil
+}
+
+// count counts a call, and every 64th checks the size of all variables.
+func (e *evaluation) count(env expand.Environ, line int) error {
+	if e.calls++; e.calls%64 == 0 {
+		return e.checkSizes(env, line)
+	}
+	return nil
 }
 
 // maxFuncCalls bounds the shell function calls of the top level (twenty

@@ -71,6 +71,7 @@ const (
 	checkMarker   = markerPrefix + "check"
 	lineMarker    = markerPrefix + "line"
 	topMarker     = markerPrefix + "top"
+	nextMarker    = markerPrefix + "next"
 	callMarker    = markerPrefix + "call"
 	captureMarker = markerPrefix + "capture"
 )
@@ -198,6 +199,8 @@ func (f *File) prepare(prog *syntax.File) error {
 				fail(n, "evaluate APKBUILD: %d expansions in one word is over the limit of %d", c, f.limits.MaxWordExpansions)
 			}
 			quoteBraces(n)
+			// Nothing below a literal word is checked or changed.
+			return !literalWord(n.Parts)
 		case *syntax.File:
 			n.Stmts = instrument(n.Stmts, f.funcs)
 		case *syntax.Block:
@@ -394,18 +397,37 @@ func assigns(st *syntax.Stmt) bool {
 	return false
 }
 
-func lit(pos syntax.Pos, s string) *syntax.Word {
-	return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{ValuePos: pos, ValueEnd: pos, Value: s}}}
+// words returns literal words at pos, allocated together: Parse makes
+// many of them (checkStmt).
+func words(pos syntax.Pos, vals ...string) []*syntax.Word {
+	lits := make([]syntax.Lit, len(vals))
+	parts := make([]syntax.WordPart, len(vals))
+	ws := make([]syntax.Word, len(vals))
+	out := make([]*syntax.Word, len(vals))
+	for i, v := range vals {
+		lits[i] = syntax.Lit{ValuePos: pos, ValueEnd: pos, Value: v}
+		parts[i] = &lits[i]
+		ws[i] = syntax.Word{Parts: parts[i : i+1 : i+1]}
+		out[i] = &ws[i]
+	}
+	return out
+}
+
+// command returns the statement running the literal words at pos.
+func command(pos syntax.Pos, vals ...string) *syntax.Stmt {
+	st := &struct {
+		stmt syntax.Stmt
+		call syntax.CallExpr
+	}{}
+	st.call.Args = words(pos, vals...)
+	st.stmt = syntax.Stmt{Position: pos, Cmd: &st.call}
+	return &st.stmt
 }
 
 // checkStmt returns `: checkMarker NAME...`: the call handler checks the
 // size of the named variables (all of them when none is named).
 func checkStmt(pos syntax.Pos, names []string) *syntax.Stmt {
-	args := []*syntax.Word{lit(pos, ":"), lit(pos, checkMarker)}
-	for _, n := range names {
-		args = append(args, lit(pos, n))
-	}
-	return &syntax.Stmt{Position: pos, Cmd: &syntax.CallExpr{Args: args}}
+	return command(pos, append([]string{":", checkMarker}, names...)...)
 }
 
 // assignsOf returns the assignments of a simple command or declaration;
@@ -423,7 +445,7 @@ func assignsOf(st *syntax.Stmt) ([]*syntax.Assign, bool) {
 // lineStmt returns `: lineMarker`, which only records the line for
 // messages (the body of a loop that may never end).
 func lineStmt(pos syntax.Pos) *syntax.Stmt {
-	return &syntax.Stmt{Position: pos, Cmd: &syntax.CallExpr{Args: []*syntax.Word{lit(pos, ":"), lit(pos, lineMarker)}}}
+	return command(pos, ":", lineMarker)
 }
 
 // assignedNames returns the variables a statement assigns, or nil when it

@@ -2,7 +2,6 @@ package apkbuild
 
 import (
 	"bytes"
-	"strconv"
 	"strings"
 
 	"mvdan.cc/sh/v3/interp"
@@ -62,22 +61,24 @@ nftrules() { default_nftrules; }
 `
 
 // splitStageSrc runs after the APKBUILD. The top marker captures the
-// top-level variables and sets the positional parameters to one group of
-// five per subpackage (name, subpkgdir, arch, split function, index);
-// each subpackage then runs its split copy in a subshell, as abuild runs
-// the split function in a fresh shell that sourced the APKBUILD, after
-// emptying provides and install_if as abuild's pre_split does (depends is
-// inherited), and the capture marker reads what the function assigned.
+// top-level variables and the subpackages; the next marker sets the
+// positional parameters to the next subpackage's name, subpkgdir and arch
+// (or fails after the last one), so that each subpackage runs its split
+// copy in a subshell, as abuild runs the split function in a fresh shell
+// that sourced the APKBUILD, after emptying provides and install_if as
+// abuild's pre_split does (depends is inherited); the capture marker reads
+// what the function assigned. The loop is driven by the handler rather
+// than by [ "$#" -ge 5 ] and shift 5, which cost more than the rest of an
+// iteration.
 const splitStageSrc = `
-set @top@
-while [ "$#" -ge 5 ]; do
+: @top@
+while : @next@; do
 	(
 		subpkgname=$1 subpkgdir=$2 subpkgarch=$3
 		provides="" install_if=""
-		: @call@ "$4" "$1"
-		: @capture@ "$5"
+		: @call@
+		: @capture@
 	)
-	shift 5
 done
 `
 
@@ -94,7 +95,9 @@ func init() {
 		panic("apkbuild: prelude: " + err.Error()) // a bug in this file, caught by every test
 	}
 	for _, st := range prelude.Stmts {
-		preludeFuncs[st.Cmd.(*syntax.FuncDecl).Name.Value] = true
+		name := st.Cmd.(*syntax.FuncDecl).Name.Value
+		preludeFuncs[name] = true
+		preludeKeys = append(preludeKeys, preludeKey(name))
 	}
 	// Only the split copies of the prelude are needed: its originals are
 	// never run.
@@ -108,7 +111,7 @@ func init() {
 	if err != nil {
 		panic("apkbuild: split stage: " + err.Error())
 	}
-	markers := map[string]string{"@top@": topMarker, "@call@": callMarker, "@capture@": captureMarker}
+	markers := map[string]string{"@top@": topMarker, "@next@": nextMarker, "@call@": callMarker, "@capture@": captureMarker}
 	syntax.Walk(splitStage, func(n syntax.Node) bool {
 		if l, ok := n.(*syntax.Lit); ok && markers[l.Value] != "" {
 			l.Value = markers[l.Value]
@@ -117,30 +120,39 @@ func init() {
 	})
 }
 
+// preludeKeys holds, per statement of the prelude, the word whose
+// presence in an APKBUILD's text makes preludeFor keep it.
+var preludeKeys []string
+
 // preludeFor returns the prelude's split copies an APKBUILD may need: those
 // whose short name (doc, dev, completion, ...) its text mentions. Fewer
 // functions make every subshell cheaper.
 func preludeFor(src []byte) []*syntax.Stmt {
 	out := make([]*syntax.Stmt, 0, len(prelude.Stmts))
-	for _, st := range prelude.Stmts {
-		name := strings.TrimPrefix(strings.TrimPrefix(st.Cmd.(*syntax.FuncDecl).Name.Value, splitPrefix), "default_")
-		key := name
-		switch name {
-		case "bashcomp", "zshcomp", "fishcomp":
-			key = "completion"
+	prev, has := "", false
+	for i, st := range prelude.Stmts {
+		if key := preludeKeys[i]; key != prev { // default_doc and doc, ...
+			prev, has = key, bytes.Contains(src, []byte(key))
 		}
-		if bytes.Contains(src, []byte(key)) {
+		if has {
 			out = append(out, st)
 		}
 	}
 	return out
 }
 
+// preludeKey returns the key of the prelude function fn (see preludeFor).
+func preludeKey(fn string) string {
+	switch name := strings.TrimPrefix(fn, "default_"); name {
+	case "bashcomp", "zshcomp", "fishcomp":
+		return "completion"
+	default:
+		return name
+	}
+}
+
 // CapturedVars are the top-level variables read after the APKBUILD ran.
 var CapturedVars = append(append([]string(nil), TopLevelVars...), "pkgbasedir")
-
-// subVars are the variables read after a split function ran.
-var subVars = []string{"pkgdesc", "depends", "provides", "install_if", "arch"}
 
 // marker handles the commands of the split stage.
 func (e *evaluation) marker(hc interp.HandlerContext, args []string) ([]string, error) {
@@ -153,38 +165,53 @@ func (e *evaluation) marker(hc interp.HandlerContext, args []string) ([]string, 
 			}
 		}
 		e.topDone, e.split = true, true
-		out := []string{"set", "--"}
-		for i, entry := range List(e.top["subpackages"]) {
+		for _, entry := range List(e.top["subpackages"]) {
 			name, fn, arches := SplitSpec(entry)
 			e.entries = append(e.entries, Subpackage{Name: name, Func: fn, Arches: arches})
-			out = append(out, name, e.top["pkgbasedir"]+"/"+name, strings.Join(arches, " "), fn, strconv.Itoa(i))
 		}
-		return out, nil
+		e.next = 0
+		return []string{":"}, nil
+	case nextMarker:
+		// The loop was `while [ "$#" -ge 5 ]; do ...; shift 5; done`:
+		// its test and shift count as the two calls they were, so that
+		// the periodic size check (see call) falls where it did.
+		line := int(hc.Pos.Line())
+		if e.next > 0 {
+			if err := e.count(hc.Env, line); err != nil { // shift 5
+				return nil, err
+			}
+		}
+		if err := e.count(hc.Env, line); err != nil { // [ "$#" -ge 5 ]
+			return nil, err
+		}
+		if e.next >= len(e.entries) {
+			return []string{"false"}, nil
+		}
+		sp := &e.entries[e.next]
+		e.current = sp.Name
+		e.next++
+		return []string{"set", "--", sp.Name, e.top["pkgbasedir"] + "/" + sp.Name, strings.Join(sp.Arches, " ")}, nil
 	case callMarker:
-		fn := args[2]
-		if len(args) > 3 {
-			e.current = args[3]
+		if e.next == 0 {
+			return args, nil
 		}
+		fn := e.entries[e.next-1].Func
 		if !e.f.funcs[fn] {
 			e.warnf(e.f.lines["subpackages"], "subpackage %q: split function %s is not defined", e.current, fn)
 			return []string{":"}, nil
 		}
 		return []string{splitName(fn)}, nil
 	case captureMarker:
-		i, err := strconv.Atoi(args[2])
-		if err != nil || i < 0 || i >= len(e.entries) {
+		if e.next == 0 {
 			return args, nil
 		}
-		sp := &e.entries[i]
-		vals := make(map[string]string, len(subVars))
-		for _, n := range subVars {
-			vals[n] = hc.Env.Get(n).String()
-		}
-		sp.Pkgdesc = vals["pkgdesc"]
-		sp.Depends = List(vals["depends"])
-		sp.Provides = List(vals["provides"])
-		sp.InstallIf = List(vals["install_if"])
-		if own := vals["arch"]; own != e.top["arch"] && sp.Arches == nil {
+		sp := &e.entries[e.next-1]
+		get := func(name string) string { return hc.Env.Get(name).String() }
+		sp.Pkgdesc = get("pkgdesc")
+		sp.Depends = List(get("depends"))
+		sp.Provides = List(get("provides"))
+		sp.InstallIf = List(get("install_if"))
+		if own := get("arch"); own != e.top["arch"] && sp.Arches == nil {
 			sp.Arches = List(own)
 		}
 		sp.captured = true
@@ -316,7 +343,7 @@ func filterStmt(st *syntax.Stmt, funcs map[string]bool) *syntax.Stmt {
 			return &cp
 		case funcs[w]:
 			cc := *c
-			cc.Args = append([]*syntax.Word{lit(c.Args[0].Pos(), splitName(w))}, c.Args[1:]...)
+			cc.Args = append(words(c.Args[0].Pos(), splitName(w)), c.Args[1:]...)
 			cp.Cmd = &cc
 			return &cp
 		}
@@ -365,7 +392,7 @@ func orTrue(st, orig *syntax.Stmt) *syntax.Stmt {
 	if st != nil {
 		return st
 	}
-	return &syntax.Stmt{Position: orig.Position, Cmd: &syntax.CallExpr{Args: []*syntax.Word{lit(orig.Pos(), "true")}}}
+	return command(orig.Pos(), "true")
 }
 
 func filterIf(c *syntax.IfClause, funcs map[string]bool) *syntax.IfClause {
