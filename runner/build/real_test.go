@@ -135,6 +135,7 @@ func (c *cleanupless) Cleanup(func()) {}
 type real struct {
 	exec     *oci.Executor
 	workDir  string
+	runcRoot string // private runtime root: other tests' containers are not ours to count
 	stateDir string
 	opts     Options
 	logger   *slog.Logger
@@ -154,11 +155,12 @@ func newReal(t *testing.T, arches ...string) *real {
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := t.TempDir()
+	work, root := t.TempDir(), t.TempDir()
 	logger := slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	r := &real{
-		exec:     oci.New(store, oci.WithWorkDir(work), oci.WithLogger(logger)),
+		exec:     oci.New(store, oci.WithWorkDir(work), oci.WithRuntimeRoot(root), oci.WithLogger(logger)),
 		workDir:  work,
+		runcRoot: root,
 		stateDir: t.TempDir(),
 		logger:   logger,
 	}
@@ -227,7 +229,7 @@ func packageFile(t testing.TB, stateDir, rel, name string) string {
 // leftovers lists what a build may leave behind: processes running the
 // fixtures' sleep, runtime containers of the given build IDs, mounts under
 // the executor's work directory.
-func leftovers(t testing.TB, workDir string, idPart string) []string {
+func leftovers(t testing.TB, r *real, idPart string) []string {
 	t.Helper()
 	var out []string
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
@@ -237,7 +239,7 @@ func leftovers(t testing.TB, workDir string, idPart string) []string {
 			out = append(out, "process "+filepath.Base(filepath.Dir(p))+": "+strings.ReplaceAll(string(b), "\x00", " "))
 		}
 	}
-	if b, err := exec.Command("runc", "list", "-q").Output(); err == nil {
+	if b, err := exec.Command("runc", "--root", r.runcRoot, "list", "-q").Output(); err == nil {
 		for _, id := range strings.Fields(string(b)) {
 			if strings.HasPrefix(id, oci.Prefix) && strings.Contains(id, idPart) {
 				out = append(out, "container "+id)
@@ -246,7 +248,7 @@ func leftovers(t testing.TB, workDir string, idPart string) []string {
 	}
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
-			if strings.Contains(l, workDir) {
+			if strings.Contains(l, r.workDir) {
 				out = append(out, "mount "+l)
 			}
 		}
@@ -305,7 +307,7 @@ func TestRealChainBothArches(t *testing.T) {
 		t.Errorf("aarch64 build ran on %q; want aarch64 (qemu)", got)
 	}
 	for _, name := range []string{"-liba-", "-libb-", "-app-"} {
-		if l := leftovers(t, r.workDir, name); len(l) > 0 {
+		if l := leftovers(t, r, name); len(l) > 0 {
 			t.Errorf("left behind: %v", l)
 		}
 	}
@@ -439,10 +441,10 @@ func TestRealTimeoutKillsEverything(t *testing.T) {
 	if d := time.Duration(o.Attempt.DurationMS) * time.Millisecond; d > time.Minute {
 		t.Errorf("attempt took %v; the 3s timeout did not stop it", d)
 	}
-	left := leftovers(t, r.workDir, "-sleeper-")
+	left := leftovers(t, r, "-sleeper-")
 	if len(left) > 0 {
 		time.Sleep(3 * time.Second)
-		t.Errorf("left behind after a timeout: %v; 3s later: %v", left, leftovers(t, r.workDir, "-sleeper-"))
+		t.Errorf("left behind after a timeout: %v; 3s later: %v", left, leftovers(t, r, "-sleeper-"))
 	}
 }
 
@@ -462,7 +464,7 @@ func TestRealIdleTimeout(t *testing.T) {
 	if l := readLog(t, r.stateDir, o.Attempt); !strings.Contains(l, "no output for 2s: killing the build") {
 		t.Errorf("log:\n%s", l)
 	}
-	if left := leftovers(t, r.workDir, "-sleeper-"); len(left) > 0 {
+	if left := leftovers(t, r, "-sleeper-"); len(left) > 0 {
 		t.Errorf("left behind after an idle timeout: %v", left)
 	}
 }
@@ -499,7 +501,7 @@ func TestRealRunnerKilled(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			r := newReal(t, "x86_64")
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), helperEnv+"=1", "HELPER_STORE="+storeDir, "HELPER_WORK="+r.workDir,
+			cmd.Env = append(os.Environ(), helperEnv+"=1", "HELPER_STORE="+storeDir, "HELPER_WORK="+r.workDir, "HELPER_RUNC_ROOT="+r.runcRoot,
 				"HELPER_STATE="+r.stateDir, "HELPER_IMAGE="+r.opts.Images["x86_64"], "HELPER_APORT="+fixture(t, "sleeper"))
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
@@ -527,7 +529,7 @@ func TestRealRunnerKilled(t *testing.T) {
 			t.Logf("runner exited: %v\n%s", err, out.String())
 			if sig == syscall.SIGKILL {
 				// What a SIGKILLed runner leaves is for the next run's Sweep.
-				if err := oci.Sweep(context.Background(), oci.WithWorkDir(r.workDir)); err != nil {
+				if err := oci.Sweep(context.Background(), oci.WithWorkDir(r.workDir), oci.WithRuntimeRoot(r.runcRoot)); err != nil {
 					t.Fatalf("sweep: %v", err)
 				}
 				if b, err := os.ReadFile(logPath); err != nil || !bytes.Contains(b, []byte("sleeping now")) {
@@ -551,7 +553,7 @@ func TestRealRunnerKilled(t *testing.T) {
 			// Give the kernel a moment to reap the container's processes.
 			var left []string
 			for range 50 {
-				if left = leftovers(t, r.workDir, "-sleeper-"); len(left) == 0 {
+				if left = leftovers(t, r, "-sleeper-"); len(left) == 0 {
 					break
 				}
 				time.Sleep(100 * time.Millisecond)
@@ -574,7 +576,7 @@ func runnerHelper() int {
 		logger.Error("store", "err", err)
 		return 2
 	}
-	ex := oci.New(store, oci.WithWorkDir(os.Getenv("HELPER_WORK")), oci.WithLogger(logger))
+	ex := oci.New(store, oci.WithWorkDir(os.Getenv("HELPER_WORK")), oci.WithRuntimeRoot(os.Getenv("HELPER_RUNC_ROOT")), oci.WithLogger(logger))
 	j := Job{Arch: "x86_64", Pkgname: "sleeper", Version: "1.0-r0", Dir: os.Getenv("HELPER_APORT"), Packages: []string{"sleeper"}}
 	opts := Options{StateDir: os.Getenv("HELPER_STATE"), Image: os.Getenv("HELPER_IMAGE"), Timeout: 10 * time.Minute, NativeArches: oci.NativeArches()}
 	res, err := Run(ctx, []Job{j}, opts, ex, logger)
