@@ -90,11 +90,17 @@ func Parse(dir string, src []byte) (*File, error) {
 
 // ParseLimits is Parse with explicit limits.
 func ParseLimits(dir string, src []byte, limits Limits) (*File, error) {
-	limits = limits.withDefaults()
 	sum := sha256.Sum256(src)
+	return parse(dir, src, hex.EncodeToString(sum[:]), limits)
+}
+
+// parse is ParseLimits for src whose hash is known. The File does not
+// keep src.
+func parse(dir string, src []byte, hash string, limits Limits) (*File, error) {
+	limits = limits.withDefaults()
 	f := &File{
 		Path:   dir,
-		Hash:   hex.EncodeToString(sum[:]),
+		Hash:   hash,
 		name:   path.Join(filepathToSlash(dir), "APKBUILD"),
 		limits: limits,
 	}

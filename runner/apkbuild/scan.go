@@ -1,6 +1,7 @@
 package apkbuild
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -303,7 +304,9 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 			return res, true
 		}
 	}
-	src, err := readAPKBUILD(file, limits.MaxFileSize)
+	buf := readBufs.Get().(*bytes.Buffer)
+	defer putReadBuf(buf)
+	src, err := readAPKBUILD(file, limits.MaxFileSize, buf)
 	if err != nil {
 		return failAll("", fmt.Sprintf("%s: read APKBUILD: %v", name, err))
 	}
@@ -320,7 +323,7 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 			}
 		}
 	}
-	f, perr := ParseLimits(rel, src, limits)
+	f, perr := parse(rel, src, hash, limits) // src is not kept
 	evaluated := false
 	for i, arch := range opts.Arches {
 		if b, ok := fresh.results[arch]; ok {
@@ -378,8 +381,18 @@ func fromCache(e *cacheEntry, arches []string, res [][]byte) bool {
 	return true
 }
 
-// readAPKBUILD reads an APKBUILD, refusing anything larger than limit.
-func readAPKBUILD(p string, limit int) ([]byte, error) {
+// readBufs holds the buffers APKBUILDs are read into.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putReadBuf(b *bytes.Buffer) {
+	if b.Cap() <= 256<<10 { // the odd huge APKBUILD is not kept
+		readBufs.Put(b)
+	}
+}
+
+// readAPKBUILD reads an APKBUILD into buf, refusing anything larger than
+// limit. The result is buf's bytes.
+func readAPKBUILD(p string, limit int, buf *bytes.Buffer) ([]byte, error) {
 	fh, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
@@ -395,14 +408,15 @@ func readAPKBUILD(p string, limit int) ([]byte, error) {
 	if fi.Size() > int64(limit) {
 		return nil, fmt.Errorf("%d bytes is over the limit of %d", fi.Size(), limit)
 	}
-	b, err := io.ReadAll(io.LimitReader(fh, int64(limit)+1))
-	if err != nil {
+	buf.Reset()
+	buf.Grow(int(fi.Size()) + bytes.MinRead) // one read, and one to see the end
+	if _, err := buf.ReadFrom(io.LimitReader(fh, int64(limit)+1)); err != nil {
 		return nil, err
 	}
-	if len(b) > limit {
+	if buf.Len() > limit {
 		return nil, fmt.Errorf("over the limit of %d bytes", limit)
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 // duplicates finds names produced by more than one aport that applies to

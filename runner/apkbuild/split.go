@@ -74,8 +74,7 @@ const splitStageSrc = `
 : @top@
 while : @next@; do
 	(
-		subpkgname=$1 subpkgdir=$2 subpkgarch=$3
-		provides="" install_if=""
+		subpkgname=$1 subpkgdir=$2 subpkgarch=$3 provides="" install_if=""
 		: @call@
 		: @capture@
 	)
