@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -117,10 +118,26 @@ func cpuTime() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-// reportCPU reports the process's CPU time per iteration since start: on
-// a machine shared with other work, a steadier figure than wall time.
-func reportCPU(b *testing.B, start float64) {
-	b.ReportMetric((cpuTime()-start)/float64(b.N), "CPU-s/op")
+// cpuStart is the process's CPU time and collections so far.
+type cpuStart struct {
+	cpu float64
+	gcs uint32
+}
+
+func startCPU() cpuStart {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return cpuStart{cpuTime(), ms.NumGC}
+}
+
+// reportCPU reports the process's CPU time and garbage collections per
+// iteration since start: on a machine shared with other work, CPU time is
+// a steadier figure than wall time.
+func reportCPU(b *testing.B, start cpuStart) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric((cpuTime()-start.cpu)/float64(b.N), "CPU-s/op")
+	b.ReportMetric(float64(ms.NumGC-start.gcs)/float64(b.N), "GCs/op")
 }
 
 // BenchmarkScanCold evaluates the whole synthetic tree for one arch with
@@ -145,7 +162,7 @@ func BenchmarkScanCold(b *testing.B) {
 // BenchmarkScanColdNoCache is BenchmarkScanCold without a cache directory.
 func BenchmarkScanColdNoCache(b *testing.B) {
 	root := syntheticTree(b)
-	start := cpuTime()
+	start := startCPU()
 	for b.Loop() {
 		res, err := Scan(context.Background(), root, ScanOptions{Arches: []string{"x86_64"}})
 		if err != nil {

@@ -129,11 +129,11 @@ type evaluation struct {
 	funcCalls int
 	firstCall int // line of the first function or eval call
 
-	topDone bool              // the split stage began: top holds the top level
-	top     map[string]string // CapturedVars that are set, after the top level
-	entries []Subpackage      // from subpackages=, filled by the split stage
-	next    int               // entries[next-1] is the subpackage whose split function runs
-	current string            // its name
+	topDone bool         // the split stage began: top holds the top level
+	top     []topVar     // CapturedVars, after the top level (see get)
+	entries []Subpackage // from subpackages=, filled by the split stage
+	next    int          // entries[next-1] is the subpackage whose split function runs
+	current string       // its name
 	fatal   error
 }
 

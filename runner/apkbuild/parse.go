@@ -403,8 +403,7 @@ func assigns(st *syntax.Stmt) bool {
 	return false
 }
 
-// words returns literal words at pos, allocated together: Parse makes
-// many of them (checkStmt).
+// words returns literal words at pos, allocated together.
 func words(pos syntax.Pos, vals ...string) []*syntax.Word {
 	lits := make([]syntax.Lit, len(vals))
 	parts := make([]syntax.WordPart, len(vals))
@@ -419,15 +418,31 @@ func words(pos syntax.Pos, vals ...string) []*syntax.Word {
 	return out
 }
 
-// command returns the statement running the literal words at pos.
+// command returns the statement running the literal words vals at pos,
+// in one allocation when there are at most four: Parse makes many of them
+// (checkStmt).
 func command(pos syntax.Pos, vals ...string) *syntax.Stmt {
-	st := &struct {
-		stmt syntax.Stmt
-		call syntax.CallExpr
+	const n = 4
+	if len(vals) > n {
+		return &syntax.Stmt{Position: pos, Cmd: &syntax.CallExpr{Args: words(pos, vals...)}}
+	}
+	c := &struct {
+		stmt  syntax.Stmt
+		call  syntax.CallExpr
+		lits  [n]syntax.Lit
+		parts [n]syntax.WordPart
+		words [n]syntax.Word
+		args  [n]*syntax.Word
 	}{}
-	st.call.Args = words(pos, vals...)
-	st.stmt = syntax.Stmt{Position: pos, Cmd: &st.call}
-	return &st.stmt
+	for i, v := range vals {
+		c.lits[i] = syntax.Lit{ValuePos: pos, ValueEnd: pos, Value: v}
+		c.parts[i] = &c.lits[i]
+		c.words[i] = syntax.Word{Parts: c.parts[i : i+1 : i+1]}
+		c.args[i] = &c.words[i]
+	}
+	c.call.Args = c.args[:len(vals):len(vals)]
+	c.stmt = syntax.Stmt{Position: pos, Cmd: &c.call}
+	return &c.stmt
 }
 
 // checkStmt returns `: checkMarker NAME...`: the call handler checks the

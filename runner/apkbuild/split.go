@@ -157,14 +157,14 @@ var CapturedVars = append(append([]string(nil), TopLevelVars...), "pkgbasedir")
 func (e *evaluation) marker(hc interp.HandlerContext, args []string) ([]string, error) {
 	switch args[1] {
 	case topMarker:
-		e.top = make(map[string]string, len(CapturedVars))
-		for _, n := range CapturedVars {
+		e.top = make([]topVar, len(CapturedVars))
+		for i, n := range CapturedVars {
 			if vr := hc.Env.Get(n); vr.IsSet() {
-				e.top[n] = vr.String()
+				e.top[i] = topVar{vr.String(), true}
 			}
 		}
 		e.topDone, e.split = true, true
-		for _, entry := range List(e.top["subpackages"]) {
+		for _, entry := range List(e.topValue("subpackages")) {
 			name, fn, arches := SplitSpec(entry)
 			e.entries = append(e.entries, Subpackage{Name: name, Func: fn, Arches: arches})
 		}
@@ -189,7 +189,7 @@ func (e *evaluation) marker(hc interp.HandlerContext, args []string) ([]string, 
 		sp := &e.entries[e.next]
 		e.current = sp.Name
 		e.next++
-		return []string{"set", "--", sp.Name, e.top["pkgbasedir"] + "/" + sp.Name, strings.Join(sp.Arches, " ")}, nil
+		return []string{"set", "--", sp.Name, e.topValue("pkgbasedir") + "/" + sp.Name, strings.Join(sp.Arches, " ")}, nil
 	case callMarker:
 		if e.next == 0 {
 			return args, nil
@@ -205,12 +205,12 @@ func (e *evaluation) marker(hc interp.HandlerContext, args []string) ([]string, 
 			return args, nil
 		}
 		sp := &e.entries[e.next-1]
-		get := func(name string) string { return hc.Env.Get(name).String() }
-		sp.Pkgdesc = get("pkgdesc")
-		sp.Depends = List(get("depends"))
-		sp.Provides = List(get("provides"))
-		sp.InstallIf = List(get("install_if"))
-		if own := get("arch"); own != e.top["arch"] && sp.Arches == nil {
+		val := func(name string) string { return hc.Env.Get(name).String() }
+		sp.Pkgdesc = val("pkgdesc")
+		sp.Depends = List(val("depends"))
+		sp.Provides = List(val("provides"))
+		sp.InstallIf = List(val("install_if"))
+		if own, top := val("arch"), e.topValue("arch"); own != top && sp.Arches == nil {
 			sp.Arches = List(own)
 		}
 		sp.captured = true
@@ -221,9 +221,32 @@ func (e *evaluation) marker(hc interp.HandlerContext, args []string) ([]string, 
 
 // get returns a captured top-level variable.
 func (e *evaluation) get(name string) (string, bool) {
-	v, ok := e.top[name]
-	return v, ok
+	i, ok := capturedIndex[name]
+	if !ok || e.top == nil {
+		return "", false
+	}
+	return e.top[i].val, e.top[i].set
 }
+
+func (e *evaluation) topValue(name string) string {
+	v, _ := e.get(name)
+	return v
+}
+
+// topVar is the value of one of CapturedVars after the top level.
+type topVar struct {
+	val string
+	set bool
+}
+
+// capturedIndex is the index of each of CapturedVars.
+var capturedIndex = func() map[string]int {
+	m := make(map[string]int, len(CapturedVars))
+	for i, n := range CapturedVars {
+		m[n] = i
+	}
+	return m
+}()
 
 // subpackages returns the subpackages with what their split functions
 // assigned; one whose function could not be evaluated keeps the aport's
