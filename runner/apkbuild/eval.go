@@ -203,7 +203,7 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 		return nil, err
 	}
 	name := args[0]
-	if e.f.funcs[name] || name == "eval" || strings.HasPrefix(name, splitPrefix) {
+	if e.f.funcs.has(name) || name == "eval" || strings.HasPrefix(name, splitPrefix) {
 		// The interpreter recurses on the Go stack: an endless recursion
 		// would crash the process before the time limit.
 		limit := maxFuncCalls

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"path"
 	"strings"
 	"sync"
@@ -58,7 +57,7 @@ type File struct {
 	// functions, to point errors at.
 	lines map[string]int
 
-	funcs map[string]bool // names of all functions declared, and the prelude's
+	funcs funcSet // names of all functions declared, and the prelude's
 }
 
 // Markers are arguments of commands that Parse inserts; the call handler
@@ -165,7 +164,7 @@ func (f *File) prepare(prog *syntax.File) error {
 	}
 	// One pass for the functions declared at the top level (or in its if,
 	// case, ...) and the lines of top-level assignments.
-	f.funcs = maps.Clone(preludeFuncs)
+	f.funcs = funcSet{}
 	syntax.Walk(prog, func(node syntax.Node) bool {
 		switch n := node.(type) {
 		case *syntax.FuncDecl:
@@ -324,7 +323,7 @@ func quoteBraces(w *syntax.Word) {
 // value without passing through the call handler, and before every
 // statement with redirections. After every function declaration it
 // declares the function's split copy (see splitCopy).
-func instrument(stmts []*syntax.Stmt, funcs map[string]bool) []*syntax.Stmt {
+func instrument(stmts []*syntax.Stmt, funcs funcSet) []*syntax.Stmt {
 	need := 0
 	for _, st := range stmts {
 		if _, ok := st.Cmd.(*syntax.FuncDecl); ok {
@@ -419,10 +418,10 @@ func words(pos syntax.Pos, vals ...string) []*syntax.Word {
 }
 
 // command returns the statement running the literal words vals at pos,
-// in one allocation when there are at most four: Parse makes many of them
+// in one allocation when there are at most three: Parse makes many of them
 // (checkStmt).
 func command(pos syntax.Pos, vals ...string) *syntax.Stmt {
-	const n = 4
+	const n = 3
 	if len(vals) > n {
 		return &syntax.Stmt{Position: pos, Cmd: &syntax.CallExpr{Args: words(pos, vals...)}}
 	}
@@ -448,8 +447,17 @@ func command(pos syntax.Pos, vals ...string) *syntax.Stmt {
 // checkStmt returns `: checkMarker NAME...`: the call handler checks the
 // size of the named variables (all of them when none is named).
 func checkStmt(pos syntax.Pos, names []string) *syntax.Stmt {
+	if len(names) == 1 {
+		return command(pos, ":", checkMarker, names[0])
+	}
 	return command(pos, append([]string{":", checkMarker}, names...)...)
 }
+
+// funcSet holds the names of the functions an APKBUILD declares; the
+// prelude's are always in it.
+type funcSet map[string]bool
+
+func (s funcSet) has(name string) bool { return s[name] || preludeFuncs[name] }
 
 // assignsOf returns the assignments of a simple command or declaration;
 // false for other statements.

@@ -102,7 +102,7 @@ func init() {
 	// never run.
 	var copies []*syntax.Stmt
 	for _, st := range prelude.Stmts {
-		copies = append(copies, splitCopy(st, st.Cmd.(*syntax.FuncDecl), preludeFuncs))
+		copies = append(copies, splitCopy(st, st.Cmd.(*syntax.FuncDecl), nil))
 	}
 	prelude.Stmts = copies
 
@@ -195,7 +195,7 @@ func (e *evaluation) marker(hc interp.HandlerContext, args []string) ([]string, 
 			return args, nil
 		}
 		fn := e.entries[e.next-1].Func
-		if !e.f.funcs[fn] {
+		if !e.f.funcs.has(fn) {
 			e.warnf(e.f.lines["subpackages"], "subpackage %q: split function %s is not defined", e.current, fn)
 			return []string{":"}, nil
 		}
@@ -317,7 +317,7 @@ const splitPrefix = markerPrefix + "split-"
 // functions turned into calls of their split copies. It is declared right
 // after the original, so a function declared only for some CARCH has a
 // split copy only then too.
-func splitCopy(st *syntax.Stmt, fd *syntax.FuncDecl, funcs map[string]bool) *syntax.Stmt {
+func splitCopy(st *syntax.Stmt, fd *syntax.FuncDecl, funcs funcSet) *syntax.Stmt {
 	body := filterStmt(fd.Body, funcs)
 	if body == nil {
 		body = &syntax.Stmt{Position: fd.Body.Position, Cmd: &syntax.Block{}}
@@ -335,7 +335,7 @@ var keptBuiltins = map[string]bool{
 	"set": true, "shift": true, "test": true, "[": true,
 }
 
-func filterStmts(in []*syntax.Stmt, funcs map[string]bool) []*syntax.Stmt {
+func filterStmts(in []*syntax.Stmt, funcs funcSet) []*syntax.Stmt {
 	var out []*syntax.Stmt
 	for _, st := range in {
 		if s := filterStmt(st, funcs); s != nil {
@@ -350,7 +350,7 @@ func filterStmts(in []*syntax.Stmt, funcs map[string]bool) []*syntax.Stmt {
 // copies), the builtins in keptBuiltins, and the if, case, for, { }, &&
 // and || around them. Conditions of if stay, so [ "$CARCH" = x ] decides as in
 // the shell. Every other command is dropped: programs are never run.
-func filterStmt(st *syntax.Stmt, funcs map[string]bool) *syntax.Stmt {
+func filterStmt(st *syntax.Stmt, funcs funcSet) *syntax.Stmt {
 	cp := *st
 	cp.Redirs = nil
 	cp.Background = false
@@ -363,7 +363,7 @@ func filterStmt(st *syntax.Stmt, funcs map[string]bool) *syntax.Stmt {
 		switch {
 		case w == checkMarker, keptBuiltins[w]:
 			return &cp
-		case funcs[w]:
+		case funcs.has(w):
 			cc := *c
 			cc.Args = append(words(c.Args[0].Pos(), splitName(w)), c.Args[1:]...)
 			cp.Cmd = &cc
@@ -417,7 +417,7 @@ func orTrue(st, orig *syntax.Stmt) *syntax.Stmt {
 	return command(orig.Pos(), "true")
 }
 
-func filterIf(c *syntax.IfClause, funcs map[string]bool) *syntax.IfClause {
+func filterIf(c *syntax.IfClause, funcs funcSet) *syntax.IfClause {
 	if c == nil {
 		return nil
 	}
