@@ -130,10 +130,6 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 		}
 	}
 	start := time.Now()
-	dirs, err := findAports(root, opts.Include, opts.Exclude)
-	if err != nil {
-		return nil, err
-	}
 
 	// Evaluation allocates about 200 KB per aport and arch, nearly all of
 	// it garbage at once, while the live heap stays small (results are kept
@@ -142,33 +138,66 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 	// its target for the time of the scan.
 	ballast := make([]byte, scanBallast)
 	defer runtime.KeepAlive(ballast)
-	results := make([][][]byte, len(dirs)) // per aport, per arch (opts.Arches order), encoded
+
+	// The tree is walked while the aports found so far are evaluated;
+	// results are put in path order at the end.
+	var (
+		mu      sync.Mutex // guards dirs and results
+		dirs    []aportDir // in the order found
+		results [][][]byte // per aport (dirs order), per arch (opts.Arches order), encoded
+	)
+	todo := make(chan int, 256) // indexes of dirs
 	var evaluated, cached atomic.Int64
-	next := atomic.Int64{}
 	var wg sync.WaitGroup
-	for range min(jobs, max(len(dirs), 1)) {
+	for range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(dirs) || ctx.Err() != nil {
-					return
+			for i := range todo {
+				if ctx.Err() != nil {
+					continue // the walk stops too
 				}
-				res, hit := scanOne(ctx, root, dirs[i].rel, dirs[i].fi, opts, cache)
+				mu.Lock()
+				d := dirs[i]
+				mu.Unlock()
+				res, hit := scanOne(ctx, root, d.rel, d.fi, opts, cache)
 				if hit {
 					cached.Add(1)
 				} else {
 					evaluated.Add(1)
 				}
+				mu.Lock()
 				results[i] = res
+				mu.Unlock()
 			}
 		}()
 	}
+	err := walkAports(root, opts.Include, opts.Exclude, func(d aportDir) error {
+		mu.Lock()
+		dirs = append(dirs, d)
+		results = append(results, nil)
+		i := len(dirs) - 1
+		mu.Unlock()
+		select {
+		case todo <- i:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(todo)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scan aports: %w", err)
 	}
+	if err != nil {
+		return nil, err
+	}
+	order := make([]int, len(dirs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return dirs[order[a]].rel < dirs[order[b]].rel })
 	if cache != nil {
 		if err := cache.save(len(opts.Include)+len(opts.Exclude) > 0); err != nil {
 			log.Warn("apkbuild cache not saved", "dir", opts.CacheDir, "err", err)
@@ -177,7 +206,7 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 	out := &ScanResult{Aports: map[string][]*Aport{}, Evaluated: int(evaluated.Load()), Cached: int(cached.Load())}
 	for ai, arch := range opts.Arches {
 		list := make([]*Aport, len(dirs))
-		for i := range dirs {
+		for li, i := range order {
 			a, err := decodeAport(results[i][ai])
 			if err != nil {
 				// Only a damaged cache entry can do this: evaluate again.
@@ -188,7 +217,7 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 				}
 			}
 			normalize(a)
-			list[i] = a
+			list[li] = a
 		}
 		out.Aports[arch] = list
 	}
@@ -206,22 +235,37 @@ type aportDir struct {
 	fi  fs.FileInfo
 }
 
-// findAports returns the aports under root, sorted by path. A directory
-// holding an APKBUILD is an aport and is not searched further; hidden
-// directories and symbolic links are not followed. Each aport costs one
-// lstat: aport directories themselves are never listed.
+// findAports returns the aports under root, sorted by path (see
+// walkAports).
 func findAports(root string, include, exclude []string) ([]aportDir, error) {
+	var out []aportDir
+	err := walkAports(root, include, exclude, func(d aportDir) error {
+		out = append(out, d)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	return out, nil
+}
+
+// walkAports calls found for every aport under root, in no particular
+// order, and stops at its first error. A directory holding an APKBUILD
+// is an aport and is not searched further; hidden directories and
+// symbolic links are not followed. Each aport costs one lstat: aport
+// directories themselves are never listed.
+func walkAports(root string, include, exclude []string, found func(aportDir) error) error {
 	fi, err := os.Stat(root)
 	if err != nil {
-		return nil, fmt.Errorf("scan aports: %w", err)
+		return fmt.Errorf("scan aports: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("scan aports: %q is not a directory", root)
+		return fmt.Errorf("scan aports: %q is not a directory", root)
 	}
 	if afi, err := os.Lstat(filepath.Join(root, "APKBUILD")); err == nil {
-		return []aportDir{{rel: ".", fi: afi}}, nil
+		return found(aportDir{rel: ".", fi: afi})
 	}
-	var out []aportDir
 	var walk func(dir, rel string) error
 	walk = func(dir, rel string) error {
 		entries, err := os.ReadDir(dir)
@@ -242,7 +286,9 @@ func findAports(root string, include, exclude []string) ([]aportDir, error) {
 			cdir := filepath.Join(dir, d.Name())
 			if afi, err := os.Lstat(filepath.Join(cdir, "APKBUILD")); err == nil {
 				if len(include) == 0 || matchAny(include, crel) {
-					out = append(out, aportDir{rel: crel, fi: afi})
+					if err := found(aportDir{rel: crel, fi: afi}); err != nil {
+						return err
+					}
 				}
 				continue
 			}
@@ -253,10 +299,9 @@ func findAports(root string, include, exclude []string) ([]aportDir, error) {
 		return nil
 	}
 	if err := walk(root, "."); err != nil {
-		return nil, fmt.Errorf("scan aports: %w", err)
+		return fmt.Errorf("scan aports: %w", err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
-	return out, nil
+	return nil
 }
 
 // matchAny reports whether rel or one of its parent directories matches
