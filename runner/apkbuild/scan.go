@@ -1,13 +1,11 @@
 package apkbuild
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -349,9 +347,16 @@ func scanOne(ctx context.Context, root, rel string, fi fs.FileInfo, opts ScanOpt
 			return res, true
 		}
 	}
-	buf := readBufs.Get().(*bytes.Buffer)
-	defer putReadBuf(buf)
-	src, err := readAPKBUILD(file, limits.MaxFileSize, buf)
+	buf := readBufs.Get().(*[]byte)
+	src, err := readAPKBUILD(file, limits.MaxFileSize, *buf)
+	defer func() {
+		if src != nil {
+			*buf = src[:0]
+		}
+		if cap(*buf) <= 256<<10 { // the odd huge APKBUILD's is not kept
+			readBufs.Put(buf)
+		}
+	}()
 	if err != nil {
 		return failAll("", fmt.Sprintf("%s: read APKBUILD: %v", name, err))
 	}
@@ -427,41 +432,72 @@ func fromCache(e *cacheEntry, arches []string, res [][]byte) bool {
 }
 
 // readBufs holds the buffers APKBUILDs are read into.
-var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var readBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-func putReadBuf(b *bytes.Buffer) {
-	if b.Cap() <= 256<<10 { // the odd huge APKBUILD is not kept
-		readBufs.Put(b)
+// readAPKBUILD reads an APKBUILD into buf's space, refusing anything
+// larger than limit. It makes the system calls itself: os.File would
+// first try to register the file with the network poller, five more
+// calls per file.
+func readAPKBUILD(p string, limit int, buf []byte) ([]byte, error) {
+	fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	for err == syscall.EINTR {
+		fd, err = syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	}
-}
-
-// readAPKBUILD reads an APKBUILD into buf, refusing anything larger than
-// limit. The result is buf's bytes.
-func readAPKBUILD(p string, limit int, buf *bytes.Buffer) ([]byte, error) {
-	fh, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return nil, err
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
 	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: p, Err: err}
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (mode %v)", fi.Mode().Type())
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, fmt.Errorf("not a regular file (mode %v)", modeType(st.Mode))
 	}
-	if fi.Size() > int64(limit) {
-		return nil, fmt.Errorf("%d bytes is over the limit of %d", fi.Size(), limit)
+	if st.Size > int64(limit) {
+		return nil, fmt.Errorf("%d bytes is over the limit of %d", st.Size, limit)
 	}
-	buf.Reset()
-	buf.Grow(int(fi.Size()) + bytes.MinRead) // one read, and one to see the end
-	if _, err := buf.ReadFrom(io.LimitReader(fh, int64(limit)+1)); err != nil {
-		return nil, err
+	b := slices.Grow(buf[:0], int(st.Size)+512) // one read, and one to see the end
+	for len(b) <= limit {                       // up to limit+1 bytes: a file that grew is seen
+		if len(b) == cap(b) {
+			b = slices.Grow(b, 4096)
+		}
+		n, err := syscall.Read(fd, b[len(b):min(cap(b), limit+1)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: p, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		b = b[:len(b)+n]
 	}
-	if buf.Len() > limit {
+	if len(b) > limit {
 		return nil, fmt.Errorf("over the limit of %d bytes", limit)
 	}
-	return buf.Bytes(), nil
+	return b, nil
+}
+
+// modeType is the type bits of a stat mode, as fs.FileMode.Type gives
+// them.
+func modeType(mode uint32) fs.FileMode {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		return fs.ModeDir
+	case syscall.S_IFLNK:
+		return fs.ModeSymlink
+	case syscall.S_IFIFO:
+		return fs.ModeNamedPipe
+	case syscall.S_IFSOCK:
+		return fs.ModeSocket
+	case syscall.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFBLK:
+		return fs.ModeDevice
+	}
+	return 0
 }
 
 // duplicates finds names produced by more than one aport that applies to
