@@ -204,7 +204,8 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 	out := &ScanResult{Aports: map[string][]*Aport{}, Evaluated: int(evaluated.Load()), Cached: int(cached.Load())}
 	for ai, arch := range opts.Arches {
 		list := make([]*Aport, len(dirs))
-		for li, i := range order {
+		parallel(jobs, len(order), func(li int) {
+			i := order[li]
 			a, err := decodeAport(results[i][ai])
 			if err != nil {
 				// Only a damaged cache entry can do this: evaluate again.
@@ -216,7 +217,7 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 			}
 			normalize(a)
 			list[li] = a
-		}
+		})
 		out.Aports[arch] = list
 	}
 	out.Duplicates = duplicates(out.Aports)
@@ -224,6 +225,21 @@ func Scan(ctx context.Context, root string, opts ScanOptions) (*ScanResult, erro
 		"evaluated", out.Evaluated, "cached", out.Cached, "duplicates", len(out.Duplicates),
 		"errors", len(out.Errors()), "elapsed", time.Since(start).Round(time.Millisecond))
 	return out, nil
+}
+
+// parallel calls fn for 0 to n-1 on jobs goroutines, in blocks.
+func parallel(jobs, n int, fn func(int)) {
+	var wg sync.WaitGroup
+	per := (n + jobs - 1) / jobs
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // aportDir is an aport found by findAports: its directory relative to the
