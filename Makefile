@@ -42,8 +42,9 @@ staticcheck:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
-# System packages the tests use: runc (builds), bubblewrap (runs the real
-# apk client from ../shared/alpine), qemu-user-static + binfmt-support
+# System packages the tests use: runc and crun (the OCI runtimes of builds;
+# the oci tests run against both), bubblewrap (runs the real apk client from
+# ../shared/alpine), qemu-user-static + binfmt-support
 # (foreign arches), rsync (mirrors), openssl (the abuild-sign pipeline test),
 # strace (proves the APKBUILD evaluator runs and opens nothing).
 # Needs root.
@@ -51,7 +52,7 @@ deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		runc bubblewrap rsync qemu-user-static binfmt-support ca-certificates openssl strace git tar gzip
+		runc crun bubblewrap rsync qemu-user-static binfmt-support ca-certificates openssl strace git tar gzip
 	@if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then \
 		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true; fi
 	-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1

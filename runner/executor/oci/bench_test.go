@@ -13,7 +13,12 @@ import (
 // image: Start, Exec(true) without network, Exec(true) with it, Close.
 // Compare with BenchmarkHostTrue (two plain /bin/true runs).
 func BenchmarkSessionOverhead(b *testing.B) {
-	requireRunc(b, "x86_64")
+	for _, r := range testRuntimes {
+		b.Run(r.name, func(b *testing.B) { benchmarkSessionOverhead(b, requireRuntime(b, r.name, r.install, "x86_64")) })
+	}
+}
+
+func benchmarkSessionOverhead(b *testing.B, rt testRuntime) {
 	reg := imagetest.NewRegistry(b)
 	refs := map[string]string{
 		"rootfs-tarball": imagetest.AlpineRef(b, "x86_64"),
@@ -22,7 +27,7 @@ func BenchmarkSessionOverhead(b *testing.B) {
 	for _, name := range []string{"rootfs-tarball", "registry"} {
 		b.Run(name, func(b *testing.B) {
 			ref := refs[name]
-			e := newTestExecutor(b)
+			e := newTestExecutor(b, rt)
 			ctx := context.Background()
 			spec := executor.Spec{ID: "bench", Arch: "x86_64", Image: ref}
 			s, err := e.Start(ctx, spec) // warm the cache: pull and unpack

@@ -1,5 +1,6 @@
 // Package oci runs builds in OCI containers with runc (or crun, which takes
-// the same command line).
+// the same command line; runtime.go lists what differs and how the backend
+// deals with it).
 //
 // A Session is a directory under the executor's work directory:
 //
@@ -19,8 +20,8 @@
 // no_new_privileges, a seccomp filter refusing new namespaces, the keyring,
 // BPF and the like (see seccomp.go), runc's default masked and read-only
 // paths, and memory
-// and pids limits in a cgroup under the runner's own when the host has the
-// controllers. With the pid namespace, killing the container's init kills
+// and pids limits in a cgroup (runc: under the runner's own; crun: at the
+// hierarchy's root) when the host has the controllers. With the pid namespace, killing the container's init kills
 // every process of the command. A command that is killed (or whose runc
 // dies) is then reaped: whatever is left in its cgroups is killed and its
 // runtime state and cgroups removed, including what runc never recorded

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -34,17 +33,21 @@ type config struct {
 	log         *slog.Logger
 	noOverlay   bool
 	killGrace   time.Duration // how long a killed runc gets to exit (tests shorten it)
+
+	flavor      string // flavorRunc or flavorCrun (runtime.go)
+	hideUnified bool   // run the runtime without the cgroup2 mount (hideUnifiedScript)
 }
 
 // Option configures an Executor (and Sweep, Inspect).
 type Option func(*config)
 
-// WithRuntime sets the OCI runtime binary: "runc" (default, from PATH), a
-// path, or "crun".
+// WithRuntime sets the OCI runtime binary: "runc" (default, from PATH),
+// "crun", or a path to either. Which one it is comes from its --version.
 func WithRuntime(path string) Option { return func(c *config) { c.runtime = path } }
 
 // WithRuntimeRoot sets the runtime's state directory (runc --root); the
-// default is the runtime's own (/run/runc), where `runc list` looks.
+// default is the runtime's own (/run/runc, /run/crun), where `runc list`
+// looks.
 func WithRuntimeRoot(dir string) Option { return func(c *config) { c.runtimeRoot = dir } }
 
 // WithWorkDir sets where session directories live (default
@@ -63,16 +66,9 @@ func newConfig(opts []Option) config {
 	for _, o := range opts {
 		o(&c)
 	}
+	c.flavor = detectFlavor(c.runtime)
+	c.hideUnified = c.flavor == flavorCrun && hybridWithV2Controllers()
 	return c
-}
-
-// runtimeCmd builds a runtime command line with the global flags.
-func (c config) runtimeCmd(ctx context.Context, args ...string) *exec.Cmd {
-	var full []string
-	if c.runtimeRoot != "" {
-		full = append(full, "--root", c.runtimeRoot)
-	}
-	return exec.CommandContext(ctx, c.runtime, append(full, args...)...)
 }
 
 // Executor runs sessions in runc containers. It implements executor.Executor.
@@ -100,7 +96,7 @@ func (e *Executor) hostCheck(ctx context.Context) error {
 	if e.checked {
 		return nil
 	}
-	if _, err := runtimeVersion(ctx, e.cfg.runtime); err != nil {
+	if _, err := runtimeVersion(ctx, e.cfg); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {

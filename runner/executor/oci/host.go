@@ -185,18 +185,30 @@ func ProbeOverlay(dir string) error {
 	return unmountRoot(merged)
 }
 
-// runtimeVersion runs `runtime --version` and returns its first line.
-func runtimeVersion(ctx context.Context, runtime string) (string, error) {
-	p, err := exec.LookPath(runtime)
+// runtimeVersion runs `runtime --version` and returns its first line, and
+// checks what runs it (hideUnified) is there.
+func runtimeVersion(ctx context.Context, c config) (string, error) {
+	p, err := exec.LookPath(c.runtime)
 	if err != nil {
-		return "", fmt.Errorf("find container runtime %q: %w (apt-get install runc)", runtime, err)
+		return "", fmt.Errorf("find container runtime %q: %w (%s)", c.runtime, err, c.install())
+	}
+	if c.hideUnified {
+		for _, tool := range []string{"unshare", "umount", "sh"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				return "", fmt.Errorf("crun on this hybrid cgroup host runs under unshare: %w (apt-get install util-linux mount)", err)
+			}
+		}
 	}
 	out, err := exec.CommandContext(ctx, p, "--version").Output()
 	if err != nil {
 		return "", fmt.Errorf("run %s --version: %w", p, err)
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
-	return p + ": " + strings.TrimSpace(line), nil
+	v := p + ": " + strings.TrimSpace(line)
+	if c.hideUnified {
+		v += " (run without " + unifiedMount + ": crun refuses a hybrid cgroup host whose cgroup2 hierarchy has controllers)"
+	}
+	return v, nil
 }
 
 // Report is what a host can do, for `run doctor`.
@@ -222,7 +234,7 @@ func Inspect(ctx context.Context, arches []string, opts ...Option) Report {
 		Binfmt:      map[string]error{},
 		NativeArchs: NativeArches(),
 	}
-	r.Runtime, r.RuntimeErr = runtimeVersion(ctx, c.runtime)
+	r.Runtime, r.RuntimeErr = runtimeVersion(ctx, c)
 	for _, a := range arches {
 		r.Binfmt[a] = CheckBinfmt(a)
 	}

@@ -45,11 +45,42 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func requireRunc(t testing.TB, arch string) {
+// testRuntimes are the OCI runtimes the tests run against; `make deps`
+// installs both, so under CI a missing one fails its subtests.
+var testRuntimes = []struct{ name, install string }{
+	{"runc", "apt-get install runc"},
+	{"crun", "apt-get install crun"},
+}
+
+// testRuntime is one runtime under test: its binary and a state root
+// private to the test, so what a test finds there is its own.
+type testRuntime struct{ name, path, root string }
+
+// opts are the executor options that use rt.
+func (rt testRuntime) opts() []Option {
+	return []Option{WithRuntime(rt.path), WithRuntimeRoot(rt.root)}
+}
+
+// cmd runs rt (as the backend does) on its private root.
+func (rt testRuntime) cmd(args ...string) *exec.Cmd {
+	return newConfig(rt.opts()).runtimeCmd(context.Background(), args...)
+}
+
+// requireRuntime needs root, the runtime and arch's binfmt handler
+// (skipped outside CI, failed under CI).
+func requireRuntime(t testing.TB, name, install, arch string) testRuntime {
 	t.Helper()
 	alpinetest.RequireRoot(t)
-	alpinetest.RequireCommand(t, "runc", "apt-get install runc")
+	p := alpinetest.RequireCommand(t, name, install)
 	alpinetest.RequireBinfmt(t, arch)
+	return testRuntime{name: name, path: p, root: t.TempDir()}
+}
+
+// forEachRuntime runs f as a subtest per runtime in testRuntimes.
+func forEachRuntime(t *testing.T, arch string, f func(t *testing.T, rt testRuntime)) {
+	for _, r := range testRuntimes {
+		t.Run(r.name, func(t *testing.T) { f(t, requireRuntime(t, r.name, r.install, arch)) })
+	}
 }
 
 func testStore(t testing.TB) *image.Store {
@@ -68,38 +99,46 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func newTestExecutor(t testing.TB, opts ...Option) *Executor {
+// newTestExecutor is an executor using rt, with a private work directory.
+func newTestExecutor(t testing.TB, rt testRuntime, opts ...Option) *Executor {
 	t.Helper()
 	work := t.TempDir()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return New(testStore(t), append([]Option{WithWorkDir(work), WithLogger(log)}, opts...)...)
+	base := append([]Option{WithWorkDir(work), WithLogger(log)}, rt.opts()...)
+	return New(testStore(t), append(base, opts...)...)
 }
 
 func TestConformance(t *testing.T) {
-	requireRunc(t, "x86_64")
-	executortest.Run(t, func(t *testing.T) executor.Executor { return newTestExecutor(t) },
-		executortest.Options{Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64"), Isolated: true})
+	forEachRuntime(t, "x86_64", func(t *testing.T, rt testRuntime) {
+		executortest.Run(t, func(t *testing.T) executor.Executor { return newTestExecutor(t, rt) },
+			executortest.Options{Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64"), Isolated: true})
+	})
 }
 
 func TestConformanceCopyRoot(t *testing.T) {
-	requireRunc(t, "x86_64")
-	executortest.Run(t, func(t *testing.T) executor.Executor { return newTestExecutor(t, WithoutOverlay()) },
-		executortest.Options{Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64"), Isolated: true})
+	forEachRuntime(t, "x86_64", func(t *testing.T, rt testRuntime) {
+		executortest.Run(t, func(t *testing.T) executor.Executor { return newTestExecutor(t, rt, WithoutOverlay()) },
+			executortest.Options{Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64"), Isolated: true})
+	})
 }
 
 // TestForeignArch runs an aarch64 image through qemu binfmt, pulled from a
 // registry on 127.0.0.1.
 func TestForeignArch(t *testing.T) {
-	requireRunc(t, "aarch64")
-	reg := imagetest.NewRegistry(t)
-	ref := reg.Push(t, imagetest.AlpineImage(t, "aarch64"), "alpine:aarch64")
-	executortest.Run(t, func(t *testing.T) executor.Executor { return newTestExecutor(t) },
-		executortest.Options{Arch: "aarch64", Image: ref, Isolated: true})
+	forEachRuntime(t, "aarch64", func(t *testing.T, rt testRuntime) {
+		reg := imagetest.NewRegistry(t)
+		ref := reg.Push(t, imagetest.AlpineImage(t, "aarch64"), "alpine:aarch64")
+		executortest.Run(t, func(t *testing.T) executor.Executor { return newTestExecutor(t, rt) },
+			executortest.Options{Arch: "aarch64", Image: ref, Isolated: true})
+	})
 }
 
 func TestCheck(t *testing.T) {
-	requireRunc(t, "x86_64")
-	e := newTestExecutor(t)
+	forEachRuntime(t, "x86_64", func(t *testing.T, rt testRuntime) { testCheck(t, rt) })
+}
+
+func testCheck(t *testing.T, rt testRuntime) {
+	e := newTestExecutor(t, rt)
 	ctx := context.Background()
 	if err := e.Check(ctx, "x86_64"); err != nil {
 		t.Errorf("Check(x86_64): %v", err)
@@ -121,18 +160,25 @@ func TestCheck(t *testing.T) {
 			t.Errorf("Start(%s) took %v to fail", arch, time.Since(t0))
 		}
 	}
-	e2 := newTestExecutor(t, WithRuntime("no-such-runtime"))
-	if err := e2.Check(ctx, "x86_64"); err == nil || !strings.Contains(err.Error(), "apt-get install runc") {
-		t.Errorf("Check with a missing runtime = %v", err)
+	// A missing runtime: the remedy installs the one named.
+	for runtime, want := range map[string]string{"no-such-runtime": "apt-get install runc", "/nonexistent/crun": "apt-get install crun"} {
+		e2 := newTestExecutor(t, rt, WithRuntime(runtime))
+		if err := e2.Check(ctx, "x86_64"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check with a missing runtime %s = %v, want %q", runtime, err, want)
+		}
+	}
+	// Which runtime it is comes from its --version, whatever its path.
+	if got := newConfig(rt.opts()).flavor; got != rt.name {
+		t.Errorf("%s detected as %s", rt.path, got)
 	}
 }
 
 // containers lists the runtime's containers named with prefix.
-func containers(t testing.TB, prefix string) []string {
+func containers(t testing.TB, rt testRuntime, prefix string) []string {
 	t.Helper()
-	out, err := exec.Command("runc", "list", "--format", "json").Output()
+	out, err := rt.cmd("list", "--format", "json").Output()
 	if err != nil {
-		t.Fatalf("runc list: %v", err)
+		t.Fatalf("%s list: %v", rt.name, err)
 	}
 	var list []struct{ ID string }
 	json.Unmarshal(out, &list)
@@ -145,9 +191,9 @@ func containers(t testing.TB, prefix string) []string {
 	return ids
 }
 
-func assertGone(t *testing.T, s *session) {
+func assertGone(t *testing.T, rt testRuntime, s *session) {
 	t.Helper()
-	if ids := containers(t, Prefix+s.id); len(ids) > 0 {
+	if ids := containers(t, rt, Prefix+s.id); len(ids) > 0 {
 		t.Errorf("containers left: %v", ids)
 	}
 	if isMountPoint(s.root) {
@@ -159,8 +205,11 @@ func assertGone(t *testing.T, s *session) {
 }
 
 func TestCancelLeavesNothing(t *testing.T) {
-	requireRunc(t, "x86_64")
-	e := newTestExecutor(t)
+	forEachRuntime(t, "x86_64", testCancelLeavesNothing)
+}
+
+func testCancelLeavesNothing(t *testing.T, rt testRuntime) {
+	e := newTestExecutor(t, rt)
 	ss, err := e.Start(context.Background(), executor.Spec{ID: "cancel", Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64")})
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +221,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n, done := executortest.StartSleep(t, ctx, s)
-	if ids := containers(t, Prefix+s.id); len(ids) != 1 {
+	if ids := containers(t, rt, Prefix+s.id); len(ids) != 1 {
 		t.Errorf("while running, runc list shows %v, want one container", ids)
 	}
 	cancel()
@@ -185,24 +234,27 @@ func TestCancelLeavesNothing(t *testing.T) {
 		t.Fatal("Exec did not return after cancel")
 	}
 	executortest.AssertNoProcess(t, n)
-	if ids := containers(t, Prefix+s.id); len(ids) > 0 {
+	if ids := containers(t, rt, Prefix+s.id); len(ids) > 0 {
 		t.Errorf("after cancel, runc list shows %v", ids)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	assertGone(t, s)
+	assertGone(t, rt, s)
 }
 
 func TestLowerStaysPristine(t *testing.T) {
-	requireRunc(t, "x86_64")
+	forEachRuntime(t, "x86_64", testLowerStaysPristine)
+}
+
+func testLowerStaysPristine(t *testing.T, rt testRuntime) {
 	ref := imagetest.AlpineRef(t, "x86_64")
 	lower, _, err := testStore(t).Rootfs(context.Background(), ref, "x86_64")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, opts := range [][]Option{nil, {WithoutOverlay()}} {
-		e := newTestExecutor(t, opts...)
+		e := newTestExecutor(t, rt, opts...)
 		s, err := e.Start(context.Background(), executor.Spec{ID: "pristine", Arch: "x86_64", Image: ref})
 		if err != nil {
 			t.Fatal(err)
@@ -230,12 +282,15 @@ func TestLowerStaysPristine(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	requireRunc(t, "x86_64")
+	forEachRuntime(t, "x86_64", testLimits)
+}
+
+func testLimits(t *testing.T, rt testRuntime) {
 	if !DetectCgroups().Limits() {
 		alpinetest.SkipOrFail(t, "host has no cgroup memory and pids controllers (%s)", DetectCgroups())
 	}
 	ref := imagetest.AlpineRef(t, "x86_64")
-	e := newTestExecutor(t)
+	e := newTestExecutor(t, rt)
 	// 64 MiB in a shell variable: fine unlimited, killed under a 32 MiB limit.
 	mem := "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo ${#x}"
 	forks := "for i in $(seq 40); do sleep 2 & done; wait"
@@ -269,8 +324,8 @@ func TestLimits(t *testing.T) {
 }
 
 // sweepHelper is the runner that gets SIGKILLed: it starts a session
-// (work directory and store from the environment), prints the session's
-// directory and runs `sleep N` until killed.
+// (work directory, store, runtime and its root from the environment),
+// prints the session's directory and runs `sleep N` until killed.
 func sweepHelper() int {
 	work, n := os.Getenv(helperEnv), os.Getenv("APKFARM_OCI_TEST_SLEEP")
 	st, err := image.NewStore(os.Getenv("APKFARM_OCI_TEST_STORE"))
@@ -278,7 +333,7 @@ func sweepHelper() int {
 		fmt.Println("error", err)
 		return 2
 	}
-	e := New(st, WithWorkDir(work))
+	e := New(st, WithWorkDir(work), WithRuntime(os.Getenv("APKFARM_OCI_TEST_RUNTIME")), WithRuntimeRoot(os.Getenv("APKFARM_OCI_TEST_ROOT")))
 	s, err := e.Start(context.Background(), executor.Spec{ID: "killed-runner", Arch: "x86_64", Image: os.Getenv("APKFARM_OCI_TEST_IMAGE")})
 	if err != nil {
 		fmt.Println("error", err)
@@ -290,14 +345,18 @@ func sweepHelper() int {
 }
 
 func TestSweepAfterSIGKILL(t *testing.T) {
-	requireRunc(t, "x86_64")
+	forEachRuntime(t, "x86_64", testSweepAfterSIGKILL)
+}
+
+func testSweepAfterSIGKILL(t *testing.T, rt testRuntime) {
 	ref := imagetest.AlpineRef(t, "x86_64")
 	testStore(t).Rootfs(context.Background(), ref, "x86_64") // unpack before the helper runs
 	work := t.TempDir()
 	n := "3" + fmt.Sprint(time.Now().UnixNano()%100000)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+work, "APKFARM_OCI_TEST_SLEEP="+n,
-		"APKFARM_OCI_TEST_STORE="+storeDir, "APKFARM_OCI_TEST_IMAGE="+ref)
+		"APKFARM_OCI_TEST_STORE="+storeDir, "APKFARM_OCI_TEST_IMAGE="+ref,
+		"APKFARM_OCI_TEST_RUNTIME="+rt.path, "APKFARM_OCI_TEST_ROOT="+rt.root)
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -312,7 +371,7 @@ func TestSweepAfterSIGKILL(t *testing.T) {
 	}
 	dir := filepath.Join(work, id)
 	deadline := time.Now().Add(20 * time.Second)
-	for len(containers(t, Prefix+id)) == 0 || !sleeping(n) {
+	for len(containers(t, rt, Prefix+id)) == 0 || !sleeping(n) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
@@ -327,12 +386,12 @@ func TestSweepAfterSIGKILL(t *testing.T) {
 	// What a dead runner leaves: the container, the mount, the directory.
 	time.Sleep(200 * time.Millisecond)
 	// (If this ever changes, Sweep's test below proves less: say so.)
-	if !sleeping(n) || len(containers(t, Prefix+id)) == 0 || !isMountPoint(filepath.Join(dir, "root")) {
+	if !sleeping(n) || len(containers(t, rt, Prefix+id)) == 0 || !isMountPoint(filepath.Join(dir, "root")) {
 		t.Errorf("after SIGKILL: sleeping=%v containers=%v mounted=%v, want all three left for Sweep",
-			sleeping(n), containers(t, Prefix+id), isMountPoint(filepath.Join(dir, "root")))
+			sleeping(n), containers(t, rt, Prefix+id), isMountPoint(filepath.Join(dir, "root")))
 	}
 	// A live session beside it must survive the sweep.
-	e := newTestExecutor(t, WithWorkDir(work))
+	e := newTestExecutor(t, rt, WithWorkDir(work))
 	live, err := e.Start(context.Background(), executor.Spec{ID: "live", Arch: "x86_64", Image: ref})
 	if err != nil {
 		t.Fatal(err)
@@ -340,17 +399,17 @@ func TestSweepAfterSIGKILL(t *testing.T) {
 	defer live.Close()
 
 	// Another work directory's sweep does not touch it.
-	if err := Sweep(context.Background(), WithWorkDir(t.TempDir())); err != nil {
+	if err := Sweep(context.Background(), append(rt.opts(), WithWorkDir(t.TempDir()))...); err != nil {
 		t.Fatalf("Sweep elsewhere: %v", err)
 	}
-	if len(containers(t, Prefix+id)) == 0 || !isMountPoint(filepath.Join(dir, "root")) {
+	if len(containers(t, rt, Prefix+id)) == 0 || !isMountPoint(filepath.Join(dir, "root")) {
 		t.Errorf("a sweep of another work directory removed this one's leftovers")
 	}
-	if err := Sweep(context.Background(), WithWorkDir(work)); err != nil {
+	if err := Sweep(context.Background(), append(rt.opts(), WithWorkDir(work))...); err != nil {
 		t.Fatalf("Sweep: %v", err)
 	}
 	executortest.AssertNoProcess(t, n)
-	if ids := containers(t, Prefix+id); len(ids) > 0 {
+	if ids := containers(t, rt, Prefix+id); len(ids) > 0 {
 		t.Errorf("containers left after Sweep: %v", ids)
 	}
 	if isMountPoint(filepath.Join(dir, "root")) {
@@ -378,12 +437,15 @@ func sleeping(n string) bool {
 // TestNameResolution: the host's resolv.conf and hosts are bind-mounted
 // read-only with Network only.
 func TestNameResolution(t *testing.T) {
-	requireRunc(t, "x86_64")
+	forEachRuntime(t, "x86_64", testNameResolution)
+}
+
+func testNameResolution(t *testing.T, rt testRuntime) {
 	host, err := os.ReadFile("/etc/resolv.conf")
 	if err != nil {
 		alpinetest.SkipOrFail(t, "host has no /etc/resolv.conf: %v", err)
 	}
-	e := newTestExecutor(t)
+	e := newTestExecutor(t, rt)
 	s, err := e.Start(context.Background(), executor.Spec{ID: "dns", Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64")})
 	if err != nil {
 		t.Fatal(err)
@@ -417,8 +479,11 @@ func TestNameResolution(t *testing.T) {
 // regain capabilities and reach kernel code meant for root) or touch the
 // kernel keyring, while ordinary process creation still works.
 func TestSyscallFilter(t *testing.T) {
-	requireRunc(t, "x86_64")
-	e := newTestExecutor(t)
+	forEachRuntime(t, "x86_64", testSyscallFilter)
+}
+
+func testSyscallFilter(t *testing.T, rt testRuntime) {
+	e := newTestExecutor(t, rt)
 	s, err := e.Start(context.Background(), executor.Spec{ID: "seccomp", Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64")})
 	if err != nil {
 		t.Fatal(err)
@@ -450,7 +515,10 @@ func TestSyscallFilter(t *testing.T) {
 // that asks clone(2) for each kind of namespace: all refused, a plain
 // child fine.
 func TestCloneNamespacesRefused(t *testing.T) {
-	requireRunc(t, "x86_64")
+	forEachRuntime(t, "x86_64", testCloneNamespacesRefused)
+}
+
+func testCloneNamespacesRefused(t *testing.T, rt testRuntime) {
 	alpinetest.RequireCommand(t, "go", "the Go toolchain")
 	bin := filepath.Join(t.TempDir(), "clonens")
 	build := exec.Command("go", "build", "-o", bin, "./testdata/clonens")
@@ -467,7 +535,7 @@ func TestCloneNamespacesRefused(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Name: "clonens", Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg})
 	tw.Write(body)
 	tw.Close()
-	e := newTestExecutor(t)
+	e := newTestExecutor(t, rt)
 	s, err := e.Start(context.Background(), executor.Spec{ID: "clonens", Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64")})
 	if err != nil {
 		t.Fatal(err)

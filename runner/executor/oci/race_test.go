@@ -37,18 +37,22 @@ import (
 // one of the session's container cgroups, or with its cwd or root in the
 // session directory; no apkfarm- container in `runc list` (the backend's
 // runtime root, private to this test); no mount under the session
-// directory; no session directory.
+// directory; no session directory. It runs against every runtime in
+// testRuntimes.
 func TestKillRaceLeavesNothing(t *testing.T) {
-	requireRunc(t, "x86_64")
+	forEachRuntime(t, "x86_64", testKillRaceLeavesNothing)
+}
+
+func testKillRaceLeavesNothing(t *testing.T, rt testRuntime) {
 	ref := imagetest.AlpineRef(t, "x86_64")
-	runtimeRoot := t.TempDir()
+	runtimeRoot := rt.root
 	const rounds, budget = 30, 30 * time.Second
 	t0 := time.Now()
 	modes := []string{"cancel", "close", "stuck-runc", "stuck-close"}
 	for i := 0; i < rounds && time.Since(t0) < budget; i++ {
 		mode := modes[i%len(modes)]
 		delay := time.Duration(rand.IntN(201)) * time.Millisecond
-		e := newTestExecutor(t, WithRuntimeRoot(runtimeRoot))
+		e := newTestExecutor(t, rt)
 		if strings.HasPrefix(mode, "stuck-") {
 			// Mostly while runc creates the container (~50 ms).
 			delay = time.Duration(rand.IntN(81)) * time.Millisecond
@@ -107,12 +111,13 @@ func TestKillRaceLeavesNothing(t *testing.T) {
 			return // one round's report is enough; the rest would repeat it
 		}
 	}
-	t.Logf("%d rounds in %v", rounds, time.Since(t0).Round(time.Millisecond))
+	t.Logf("%s: %d rounds in %v", rt.name, rounds, time.Since(t0).Round(time.Millisecond))
 }
 
 // raceLeftovers lists what is left of session s: processes (marker n, the
 // session's container cgroups, cwd or root in its directory), containers
-// in runtimeRoot and, when closed, mounts and the directory.
+// in runtimeRoot (as the session's runtime lists them) and, when closed,
+// mounts and the directory.
 func raceLeftovers(t testing.TB, s *session, n, runtimeRoot string, closed bool) []string {
 	t.Helper()
 	var out []string
@@ -151,9 +156,11 @@ func raceLeftovers(t testing.TB, s *session, n, runtimeRoot string, closed bool)
 			out = append(out, fmt.Sprintf("process %d (%s): %q %s", pid, strings.TrimSpace(why), args, procState(string(stat))))
 		}
 	}
-	b, err := exec.Command("runc", "--root", runtimeRoot, "list", "--format", "json").Output()
+	lc := s.e.cfg
+	lc.runtimeRoot = runtimeRoot
+	b, err := lc.runtimeCmd(context.Background(), "list", "--format", "json").Output()
 	if err != nil {
-		t.Errorf("runc list: %v", err)
+		t.Errorf("%s list: %v", lc.runtime, err)
 	}
 	var list []struct{ ID, Status string }
 	json.Unmarshal(b, &list)
@@ -214,13 +221,18 @@ func procState(stat string) string {
 	return ""
 }
 
-// TestSweepReapsUnrecordedContainer: a runner SIGKILLed while runc was
-// creating a container leaves what `runc list` does not show: a process in
-// the container's cgroup, a state directory without state.json with a
-// mount in it. Sweep finds them through the session's bundle directory.
+// TestSweepReapsUnrecordedContainer: a runner SIGKILLed while the runtime
+// was creating a container leaves what `runc list` does not show: a
+// process in the container's cgroup, a half-written state directory (runc:
+// without state.json, with a mount of the runc binary in it; crun: without
+// its status file). Sweep finds them through the session's bundle
+// directory.
 func TestSweepReapsUnrecordedContainer(t *testing.T) {
-	requireRunc(t, "x86_64")
-	work, runtimeRoot := t.TempDir(), t.TempDir()
+	forEachRuntime(t, "x86_64", testSweepReapsUnrecordedContainer)
+}
+
+func testSweepReapsUnrecordedContainer(t *testing.T, rt testRuntime) {
+	work, runtimeRoot := t.TempDir(), rt.root
 	id := "dead-" + strconv.Itoa(rand.IntN(1e8))
 	name := Prefix + id + "-1"
 	dir := filepath.Join(work, id)
@@ -232,28 +244,43 @@ func TestSweepReapsUnrecordedContainer(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "lock"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The runtime's half-written state: a directory with a bind mount.
+	// The runtime's half-written state: runc's a directory with a bind
+	// mount, crun's a directory with the container's config.json and no
+	// status file.
 	state := filepath.Join(runtimeRoot, name)
-	bin := filepath.Join(state, "runc.bin")
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(bin, nil, 0o600)
-	if out, err := exec.Command("mount", "--bind", "/bin/true", bin).CombinedOutput(); err != nil {
-		t.Fatalf("mount: %v %s", err, out)
+	switch rt.name {
+	case "runc":
+		bin := filepath.Join(state, "runc.bin")
+		os.WriteFile(bin, nil, 0o600)
+		if out, err := exec.Command("mount", "--bind", "/bin/true", bin).CombinedOutput(); err != nil {
+			t.Fatalf("mount: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", bin).Run() })
+	case "crun":
+		os.WriteFile(filepath.Join(state, "config.json"), []byte("{}"), 0o600)
 	}
-	t.Cleanup(func() { exec.Command("umount", bin).Run() })
-	// The orphaned init: a host process in the container's cgroup.
+	// The orphaned init: a host process in the container's cgroup, where
+	// the runtime puts it (runc under its own cgroup, crun at the root of
+	// the hierarchy).
 	var cg string
-	for _, parent := range ownCgroups() {
+	var tried []string
+	for _, h := range cgroupHierarchies() {
+		parent := h.own
+		if rt.name == "crun" {
+			parent = h.mount
+		}
 		d := filepath.Join(parent, "apkfarm", name)
+		tried = append(tried, d)
 		if os.MkdirAll(d, 0o755) == nil {
 			cg = d
 			break
 		}
 	}
 	if cg == "" {
-		alpinetest.SkipOrFail(t, "cannot make a cgroup under %v", ownCgroups())
+		alpinetest.SkipOrFail(t, "cannot make a cgroup: tried %v", tried)
 	}
 	t.Cleanup(func() { os.Remove(cg) })
 	n := strconv.Itoa(2000000 + rand.IntN(7000000))
@@ -277,7 +304,7 @@ func TestSweepReapsUnrecordedContainer(t *testing.T) {
 		t.Fatalf("containerCgroups(%s) found nothing; made %s", name, cg)
 	}
 
-	if err := Sweep(context.Background(), WithWorkDir(work), WithRuntimeRoot(runtimeRoot)); err != nil {
+	if err := Sweep(context.Background(), append(rt.opts(), WithWorkDir(work))...); err != nil {
 		t.Fatalf("Sweep: %v", err)
 	}
 	select {
@@ -306,15 +333,17 @@ func TestSweepReapsUnrecordedContainer(t *testing.T) {
 // say what is left, and Close keeps the root mounted and the directory for
 // Sweep instead of detaching the mount from under the container's state.
 func TestCloseReportsWhatItCannotReap(t *testing.T) {
-	runc := alpinetest.RequireCommand(t, "runc", "apt-get install runc")
-	requireRunc(t, "x86_64")
-	tmp, runtimeRoot := t.TempDir(), t.TempDir()
-	wrapper := filepath.Join(tmp, "stubborn-runc")
-	script := "#!/bin/sh\nfor a; do case $a in kill|delete) echo \"$a refused by the test\" >&2; exit 1;; esac; done\nexec " + runc + " \"$@\"\n"
+	forEachRuntime(t, "x86_64", testCloseReportsWhatItCannotReap)
+}
+
+func testCloseReportsWhatItCannotReap(t *testing.T, rt testRuntime) {
+	tmp, runtimeRoot := t.TempDir(), rt.root
+	wrapper := filepath.Join(tmp, "stubborn-"+rt.name)
+	script := "#!/bin/sh\nfor a; do case $a in kill|delete) echo \"$a refused by the test\" >&2; exit 1;; esac; done\nexec " + rt.path + " \"$@\"\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	e := newTestExecutor(t, WithRuntime(wrapper), WithRuntimeRoot(runtimeRoot))
+	e := newTestExecutor(t, rt, WithRuntime(wrapper))
 	e.cfg.killGrace = 300 * time.Millisecond
 	ss, err := e.Start(context.Background(), executor.Spec{ID: "stubborn", Arch: "x86_64", Image: imagetest.AlpineRef(t, "x86_64")})
 	if err != nil {
@@ -323,8 +352,8 @@ func TestCloseReportsWhatItCannotReap(t *testing.T) {
 	s := ss.(*session)
 	t.Cleanup(func() {
 		s.lock.Close() // as if this runner had exited
-		exec.Command(runc, "--root", runtimeRoot, "delete", "--force", Prefix+s.id+"-1").Run()
-		if err := Sweep(context.Background(), WithWorkDir(e.cfg.workDir), WithRuntimeRoot(runtimeRoot)); err != nil {
+		rt.cmd("delete", "--force", Prefix+s.id+"-1").Run()
+		if err := Sweep(context.Background(), append(rt.opts(), WithWorkDir(e.cfg.workDir))...); err != nil {
 			t.Errorf("Sweep: %v", err)
 		}
 		if left := raceLeftovers(t, s, "none", runtimeRoot, true); len(left) > 0 {

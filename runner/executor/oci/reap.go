@@ -24,7 +24,9 @@ const reapTimeout = 5 * time.Second
 // pid namespace): a runc killed while creating (its kill grace ran out
 // under load, the OOM killer) leaves an init that no runc command can
 // name, blocked for ever, a state directory without state.json with a
-// mount in it, and the cgroups. So reap
+// mount in it, and the cgroups. (A crun killed there leaves a state
+// directory without its status file, which `crun state` does not know, and
+// the cgroups.) So reap
 //
 //  1. kills every process in the container's cgroups (frozen first where a
 //     freezer is available, so none forks or exits under it), and waits
@@ -101,10 +103,7 @@ func notExist(out string) bool {
 func (c config) stateDir(name string) string {
 	root := c.runtimeRoot
 	if root == "" {
-		root = "/run/runc"
-		if strings.Contains(filepath.Base(c.runtime), "crun") {
-			root = "/run/crun"
-		}
+		root = c.defaultRoot()
 	}
 	return filepath.Join(root, name)
 }
@@ -132,13 +131,13 @@ func removeStateDir(dir string) error {
 // containerCgroups returns the directories of container name's cgroup
 // that exist, one per hierarchy: the spec's relative path apkfarm/<name>,
 // which runc nests under its own cgroup (the runner's) on cgroup v1 and
-// under that cgroup's parent on v2. Both places are looked at: the name is
-// unique.
+// under that cgroup's parent on v2, and crun puts at the root of every
+// hierarchy. All three places are looked at: the name is unique.
 func containerCgroups(name string) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, own := range ownCgroups() {
-		for _, parent := range []string{own, filepath.Dir(own)} {
+	for _, h := range cgroupHierarchies() {
+		for _, parent := range []string{h.own, filepath.Dir(h.own), h.mount} {
 			d := filepath.Join(parent, "apkfarm", name)
 			if fi, err := os.Stat(d); err == nil && fi.IsDir() && !seen[d] {
 				seen[d] = true
@@ -149,9 +148,13 @@ func containerCgroups(name string) []string {
 	return out
 }
 
-// ownCgroups returns this process's cgroup directories, one per mounted
-// hierarchy (v1 controllers and named hierarchies, and v2).
-func ownCgroups() []string {
+// hierarchy is one mounted cgroup hierarchy: where it is mounted, and this
+// process's cgroup directory in it.
+type hierarchy struct{ mount, own string }
+
+// cgroupHierarchies returns the mounted cgroup hierarchies this process is
+// in (v1 controllers and named hierarchies, and v2).
+func cgroupHierarchies() []hierarchy {
 	type mnt struct {
 		point, root string
 		opts        map[string]bool // v1 super options: the controllers, name=...
@@ -176,7 +179,7 @@ func ownCgroups() []string {
 		return nil
 	}
 	defer f.Close()
-	var out []string
+	var out []hierarchy
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), ":", 3)
@@ -198,7 +201,7 @@ func ownCgroups() []string {
 			if m.root != "/" {
 				rel = strings.TrimPrefix(rel, m.root)
 			}
-			out = append(out, filepath.Join(m.point, rel))
+			out = append(out, hierarchy{mount: m.point, own: filepath.Join(m.point, rel)})
 			break
 		}
 	}

@@ -64,9 +64,6 @@ func (s *session) begin() (int, error) {
 	return s.seq, nil
 }
 
-// runtimeTimeout bounds one `runc kill` or `runc delete`.
-const runtimeTimeout = 10 * time.Second
-
 // killGrace is how long a killed container's runc gets to exit before it
 // is killed itself.
 const killGrace = 5 * time.Second
@@ -252,18 +249,27 @@ func (s *session) reapIfLeft(name string) {
 	}
 }
 
-// execFailure recognises runc failing to exec the command itself (a
-// missing program, a file that is not executable): that is the command's
-// result, 127 or 126 as a shell reports it, not trouble with the sandbox.
+// execFailure recognises the runtime failing to exec the command itself
+// (a missing program, a file that is not executable): that is the
+// command's result, 127 or 126 as a shell reports it, not trouble with the
+// sandbox. runc says `unable to start container process: exec: "prog":
+// executable file not found in $PATH` (or stat ...: no such file or
+// directory, permission denied); crun says "executable file `prog` not
+// found in $PATH: No such file or directory" or "open executable:
+// Permission denied" (Operation not permitted for a directory).
 func execFailure(logFile string) (int, bool) {
 	msg := runtimeLog(logFile)
-	if !strings.Contains(msg, `unable to start container process: exec: "`) {
-		return 0, false
-	}
 	switch {
-	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+	case strings.Contains(msg, `unable to start container process: exec: "`):
+		switch {
+		case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+			return 127, true
+		case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+			return 126, true
+		}
+	case strings.Contains(msg, "executable file `") && strings.Contains(msg, "` not found"):
 		return 127, true
-	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+	case strings.Contains(msg, "open executable: Permission denied"), strings.Contains(msg, "open executable: Operation not permitted"):
 		return 126, true
 	}
 	return 0, false

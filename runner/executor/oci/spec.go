@@ -47,6 +47,12 @@ var (
 	}
 )
 
+// specVersion is the config's ociVersion. It is 1.0.2, not the Go
+// module's specs.Version (1.2.x): crun before 1.9 refuses a config whose
+// ociVersion does not contain "1.0" ("unknown version specified"), and
+// nothing here needs a later spec (runc ignores the field).
+const specVersion = "1.0.2"
+
 // specInput is everything one container's config depends on.
 type specInput struct {
 	Root       string
@@ -105,7 +111,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		hostname = "apkfarm"
 	}
 	s := &specs.Spec{
-		Version:  specs.Version,
+		Version:  specVersion,
 		Hostname: hostname,
 		Root:     &specs.Root{Path: in.Root},
 		Process: &specs.Process{
