@@ -133,9 +133,9 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 // runJobs sweeps what a dead runner left and builds the jobs in
 // containers.
 func runJobs(ctx context.Context, cfg *config.Config, jobs []build.Job, workDir string, stderr io.Writer, logger *slog.Logger) (*build.Result, error) {
-	ociOpts := []oci.Option{oci.WithWorkDir(workDir), oci.WithLogger(logger)}
+	ociOpts := []oci.Option{oci.WithRuntime(cfg.Build.Runtime), oci.WithWorkDir(workDir), oci.WithLogger(logger)}
 	if err := oci.Sweep(ctx, ociOpts...); err != nil {
-		return nil, fmt.Errorf("remove what an earlier runner left: %w (is runc installed? `run doctor` checks the host)", err)
+		return nil, fmt.Errorf("remove what an earlier runner left: %w (is %s installed? `run doctor --config FILE` checks the host)", err, cfg.Build.Runtime)
 	}
 	cacheDir := cfg.Build.CacheDir
 	if cacheDir == "" {

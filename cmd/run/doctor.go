@@ -13,29 +13,35 @@ import (
 	"github.com/cheggaaa/pb/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/apkfarm/apkfarm/runner/config"
 	"github.com/apkfarm/apkfarm/runner/executor"
 	"github.com/apkfarm/apkfarm/runner/executor/oci"
 	"github.com/apkfarm/apkfarm/runner/image"
 )
 
-// cmdDoctor implements `run doctor [--runtime PATH] [--work-dir DIR]
-// [--sweep] [--image REF --cache DIR]`: it prints what this host can do for
-// the runc executor (runtime and version, root, namespaces, overlayfs,
+// cmdDoctor implements `run doctor [--config FILE] [--runtime PATH]
+// [--work-dir DIR] [--sweep] [--image REF --cache DIR]`: it prints what this
+// host can do for the OCI executor (the runtime: which one is configured,
+// where, and where it was found, and its version; root, namespaces, overlayfs,
 // cgroups and their memory and pids controllers, a qemu binfmt handler per
-// arch, each ✗ with its remedy). --sweep first removes what dead runners
+// arch, each ✗ with its remedy). The runtime and work directory are
+// build.runtime and build.work_dir of --config's file when given (runc and
+// the default work directory otherwise); --runtime and --work-dir override
+// them. --sweep first removes what dead runners
 // left (oci.Sweep). --image also pulls REF for each native arch (a
 // progress bar on a terminal) and runs `true` in a session without
 // network, end to end. Exit 0 when native builds can run, 2 otherwise.
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	runtime := fs.String("runtime", "runc", "OCI runtime binary (runc or crun)")
-	workDir := fs.String("work-dir", oci.DefaultWorkDir, "session directory of the runners")
+	cfgPath := fs.String("config", "", "take build.runtime and build.work_dir from this configuration")
+	runtime := fs.String("runtime", "", "OCI runtime: runc, crun or a path to one (default build.runtime, else runc)")
+	workDir := fs.String("work-dir", "", "session directory of the runners (default build.work_dir, else "+oci.DefaultWorkDir+")")
 	sweep := fs.Bool("sweep", false, "remove containers, mounts and session directories left by dead runners first")
 	ref := fs.String("image", "", "also pull this image for each native arch and run `true` in it")
 	cache := fs.String("cache", filepath.Join(os.TempDir(), "apkfarm-doctor-images"), "image store for --image")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: run doctor [--runtime PATH] [--work-dir DIR] [--sweep] [--image REF [--cache DIR]]")
+		fmt.Fprintln(stderr, "usage: run doctor [--config FILE] [--runtime PATH] [--work-dir DIR] [--sweep] [--image REF [--cache DIR]]")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
@@ -45,7 +51,25 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitTrouble
 	}
-	opts := []oci.Option{oci.WithRuntime(*runtime), oci.WithWorkDir(*workDir)}
+	rt, rtFrom, wd := config.DefaultRuntime, "the default", oci.DefaultWorkDir
+	if *cfgPath != "" {
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "run doctor: %v\n", err)
+			return exitTrouble
+		}
+		rt, rtFrom = cfg.Build.Runtime, "build.runtime in "+*cfgPath
+		if cfg.Build.WorkDir != "" {
+			wd = cfg.Build.WorkDir
+		}
+	}
+	if *runtime != "" {
+		rt, rtFrom = *runtime, "--runtime"
+	}
+	if *workDir != "" {
+		wd = *workDir
+	}
+	opts := []oci.Option{oci.WithRuntime(rt), oci.WithWorkDir(wd)}
 	if *sweep {
 		if err := oci.Sweep(ctx, opts...); err != nil {
 			fmt.Fprintf(stdout, "%-11s %s %v\n", "sweep", bad, err)
@@ -54,6 +78,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	r := oci.Inspect(ctx, image.Arches(), opts...)
+	fmt.Fprintf(stdout, "%-11s %s %q, from %s\n", "configured", good, rt, rtFrom)
 	printReport(stdout, r)
 	ready := r.Ready()
 	if ready == nil && *ref != "" {
@@ -88,7 +113,7 @@ func printReport(w io.Writer, r oci.Report) {
 	} else {
 		line("runtime", true, "%s", r.Runtime)
 	}
-	line("root", r.Root, "%s", map[bool]string{true: "running as root", false: "not root: the runc executor needs root"}[r.Root])
+	line("root", r.Root, "%s", map[bool]string{true: "running as root", false: "not root: the OCI executor needs root"}[r.Root])
 	var have, lack []string
 	for _, n := range []string{"user", "net", "pid", "ipc", "uts", "mnt", "cgroup"} {
 		if r.Namespaces[n] {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,20 +24,45 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("doctor with an argument exited %d", code)
 	}
 
+	// The configured runtime: build.runtime of --config, which --runtime
+	// overrides.
+	cfgFile := filepath.Join(t.TempDir(), "apkfarm.toml")
+	if err := os.WriteFile(cfgFile, []byte("[source]\npath = \"/t\"\n[publish]\ndir = \"/r\"\n[build]\nruntime = \"/nonexistent/crun\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := cmdDoctor(ctx, []string{"--config", cfgFile, "--work-dir", t.TempDir()}, &out, &errb); code != exitTrouble {
+		t.Errorf("doctor with a missing configured runtime exited %d, want %d", code, exitTrouble)
+	}
+	for _, want := range []string{`configured  ✓ "/nonexistent/crun", from build.runtime in ` + cfgFile, "runtime     ✗", "apt-get install crun"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("doctor with a configured crun lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	cmdDoctor(ctx, []string{"--config", cfgFile, "--runtime", "no-such-runtime", "--work-dir", t.TempDir()}, &out, &errb)
+	if want := `configured  ✓ "no-such-runtime", from --runtime`; !strings.Contains(out.String(), want) {
+		t.Errorf("doctor --runtime lacks %q:\n%s", want, out.String())
+	}
+
 	alpinetest.RequireRoot(t)
-	alpinetest.RequireCommand(t, "runc", "apt-get install runc")
 	ref, err := alpinetest.TarballPath("x86_64")
 	if err != nil {
 		alpinetest.SkipOrFail(t, "%v", err)
 	}
-	out.Reset()
-	code := cmdDoctor(ctx, []string{"--work-dir", t.TempDir(), "--cache", t.TempDir(), "--image", "rootfs:" + ref}, &out, &errb)
-	if code != exitOK {
-		t.Fatalf("doctor on a ready host exited %d:\n%s%s", code, out.String(), errb.String())
-	}
-	for _, want := range []string{"runtime     ✓", "x86_64       native", "smoke test  ✓", "native builds: ready"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("doctor output lacks %q:\n%s", want, out.String())
-		}
+	for _, rt := range []string{"runc", "crun"} {
+		t.Run(rt, func(t *testing.T) {
+			alpinetest.RequireCommand(t, rt, "apt-get install "+rt)
+			var out, errb bytes.Buffer
+			code := cmdDoctor(ctx, []string{"--runtime", rt, "--work-dir", t.TempDir(), "--cache", t.TempDir(), "--image", "rootfs:" + ref}, &out, &errb)
+			if code != exitOK {
+				t.Fatalf("doctor on a ready host exited %d:\n%s%s", code, out.String(), errb.String())
+			}
+			for _, want := range []string{"runtime     ✓", rt + " version", "x86_64       native", "smoke test  ✓", "native builds: ready"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("doctor output lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,6 +25,9 @@ type Build struct {
 	// CacheDir holds pulled and unpacked images; empty means
 	// <state.dir>/cache/images.
 	CacheDir string `toml:"cache_dir"`
+	// Runtime is the OCI runtime builds run under: "runc" (default) or
+	// "crun", found on PATH, or an absolute path to either.
+	Runtime string `toml:"runtime"`
 	// WorkDir holds the sessions' directories (container bundles, overlay
 	// upper layers); it must not be on overlayfs. Empty means
 	// /var/tmp/apkfarm/sessions.
@@ -58,8 +62,12 @@ const (
 	DefaultLogMaxBytes      = 64 << 20
 )
 
+// DefaultRuntime is the OCI runtime of builds unless build.runtime says
+// otherwise.
+const DefaultRuntime = "runc"
+
 func defaultBuild() Build {
-	return Build{Timeout: DefaultBuildTimeout, IdleTimeout: DefaultBuildIdleTimeout, LogMaxBytes: DefaultLogMaxBytes}
+	return Build{Runtime: DefaultRuntime, Timeout: DefaultBuildTimeout, IdleTimeout: DefaultBuildIdleTimeout, LogMaxBytes: DefaultLogMaxBytes}
 }
 
 var (
@@ -79,6 +87,13 @@ func (s *Build) validate(p *Problems, arches []string) {
 		if strings.TrimSpace(ref) == "" {
 			p.Addf("build.images", "%s: empty image reference", arch)
 		}
+	}
+	switch {
+	case s.Runtime == "runc", s.Runtime == "crun":
+	case s.Runtime == "":
+		p.Addf("build.runtime", "empty: use \"runc\" (the default), \"crun\" or an absolute path to one of them")
+	case !filepath.IsAbs(s.Runtime) || filepath.Clean(s.Runtime) != s.Runtime:
+		p.Addf("build.runtime", "%q: use \"runc\", \"crun\" or a clean absolute path such as \"/usr/local/bin/crun\"", s.Runtime)
 	}
 	if s.Timeout <= 0 {
 		p.Addf("build.timeout", "must be positive, e.g. \"3h\"")

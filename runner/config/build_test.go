@@ -13,7 +13,7 @@ func TestBuildDefaults(t *testing.T) {
 	}
 	b := c.Build
 	if b.Timeout != Duration(3*time.Hour) || b.IdleTimeout != Duration(30*time.Minute) || b.LogMaxBytes != 64<<20 ||
-		b.Image != "" || b.Memory != 0 || b.Pids != 0 || b.User != "" {
+		b.Image != "" || b.Memory != 0 || b.Pids != 0 || b.User != "" || b.Runtime != "runc" {
 		t.Errorf("build defaults = %+v", b)
 	}
 	if err := c.CheckBuild(c.Arches); err == nil || !strings.Contains(err.Error(), "build.image: not set") {
@@ -47,6 +47,12 @@ func TestBuildValidate(t *testing.T) {
 			b.User = "1000:1000"
 			b.IdleTimeout = 0
 		}, nil},
+		{"crun", func(b *Build) { b.Runtime = "crun" }, nil},
+		{"runtime path", func(b *Build) { b.Runtime = "/usr/local/bin/crun" }, nil},
+		{"empty runtime", func(b *Build) { b.Runtime = "" }, []string{`build.runtime: empty`}},
+		{"relative runtime", func(b *Build) { b.Runtime = "bin/crun" }, []string{`build.runtime: "bin/crun": use "runc", "crun" or a clean absolute path`}},
+		{"unclean runtime", func(b *Build) { b.Runtime = "/usr/bin/../bin/crun" }, []string{`build.runtime: "/usr/bin/../bin/crun": use`}},
+		{"other runtime name", func(b *Build) { b.Runtime = "youki" }, []string{`build.runtime: "youki": use "runc", "crun"`}},
 		{"every problem at once", func(b *Build) {
 			b.Image = " x"
 			b.Images = map[string]string{"riscv64": "r", "aarch64": " "}
