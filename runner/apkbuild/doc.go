@@ -64,7 +64,8 @@
 // (each aport costs one lstat; its directory is never listed); hidden
 // directories and symbolic links are not followed, and an APKBUILD that is
 // a symbolic link is an error for its aport. Aports are parsed once and
-// evaluated for every arch on ScanOptions.Jobs goroutines. Results wait for
+// evaluated for every arch on ScanOptions.Jobs goroutines, starting while
+// the tree is still being walked. Results wait for
 // the end of the scan encoded (no pointers for the collector to trace), and
 // Scan holds a 64 MiB pointer-free heap ballast while it runs so that the
 // collector does not run every few megabytes of evaluation garbage.
