@@ -418,6 +418,40 @@ func (e tildeEnv) Get(name string) expand.Variable {
 	return e.Environ.Get(name)
 }
 
+// baseEnv holds the variables of Environ as expand.ListEnviron would,
+// with the same answers (TestBaseEnv), but without parsing "NAME=value"
+// on every lookup: the variables an APKBUILD reads without setting them
+// are looked up here. It is sorted by name.
+type baseEnv []struct{ name, value string }
+
+// newBaseEnv returns the environment of pairs ("NAME=value"), whose names
+// are distinct and not empty, as Environ's are.
+func newBaseEnv(pairs []string) baseEnv {
+	e := make(baseEnv, len(pairs))
+	for i, p := range pairs {
+		e[i].name, e[i].value, _ = strings.Cut(p, "=")
+	}
+	slices.SortFunc(e, func(a, b struct{ name, value string }) int { return strings.Compare(a.name, b.name) })
+	return e
+}
+
+func (e baseEnv) Get(name string) expand.Variable {
+	for _, v := range e {
+		if v.name == name {
+			return expand.Variable{Set: true, Exported: true, Kind: expand.String, Str: v.value}
+		}
+	}
+	return expand.Variable{}
+}
+
+func (e baseEnv) Each(fn func(name string, vr expand.Variable) bool) {
+	for _, v := range e {
+		if !fn(v.name, expand.Variable{Set: true, Exported: true, Kind: expand.String, Str: v.value}) {
+			return
+		}
+	}
+}
+
 type devNull struct{}
 
 func (devNull) Read([]byte) (int, error)    { return 0, io.EOF }
@@ -428,7 +462,7 @@ func (devNull) Close() error                { return nil }
 // handler of e: no program runs, no file opens, no directory is read.
 func (e *evaluation) newRunner(arch, startdir string) (*interp.Runner, error) {
 	r, err := interp.New(
-		interp.Env(tildeEnv{expand.ListEnviron(Environ(arch, startdir)...)}),
+		interp.Env(tildeEnv{newBaseEnv(Environ(arch, startdir))}),
 		interp.StdIO(nil, io.Discard, io.Discard),
 		interp.CallHandler(e.call),
 		interp.ExecHandlers(func(next interp.ExecHandlerFunc) interp.ExecHandlerFunc { return e.exec }),
