@@ -68,30 +68,39 @@ var (
 
 // syntheticTree writes 15,000 synthetic aports (Alpine's aports has about
 // as many) once per test binary, under main/, community/ and testing/.
+// With $APKFARM_BENCH_TREE it uses that directory, writing the tree there
+// first if it holds none, and keeps it (to measure `run parse` on it, peak
+// memory with /usr/bin/time -v).
 func syntheticTree(b *testing.B) string {
-	if d := os.Getenv("APKFARM_BENCH_TREE"); d != "" {
-		return d // written before by TestWriteSyntheticTree
-	}
 	treeOnce.Do(func() {
-		treeDir, treeErr = os.MkdirTemp("", "apkfarm-bench-tree-")
-		if treeErr != nil {
+		if d := os.Getenv("APKFARM_BENCH_TREE"); d != "" {
+			treeDir = d
+			if _, err := os.Stat(filepath.Join(d, "main", "pkg00000", "APKBUILD")); err == nil {
+				return
+			}
+		} else if treeDir, treeErr = os.MkdirTemp("", "apkfarm-bench-tree-"); treeErr != nil {
 			return
 		}
-		repos := []string{"main", "community", "testing"}
-		for i := 0; i < 15000; i++ {
-			dir := filepath.Join(treeDir, repos[i%3], fmt.Sprintf("pkg%05d", i))
-			if treeErr = os.MkdirAll(dir, 0o755); treeErr != nil {
-				return
-			}
-			if treeErr = os.WriteFile(filepath.Join(dir, "APKBUILD"), []byte(syntheticAPKBUILD(i)), 0o644); treeErr != nil {
-				return
-			}
-		}
+		treeErr = writeSyntheticTree(treeDir)
 	})
 	if treeErr != nil {
 		b.Fatal(treeErr)
 	}
 	return treeDir
+}
+
+func writeSyntheticTree(root string) error {
+	repos := []string{"main", "community", "testing"}
+	for i := 0; i < 15000; i++ {
+		dir := filepath.Join(root, repos[i%3], fmt.Sprintf("pkg%05d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "APKBUILD"), []byte(syntheticAPKBUILD(i)), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func TestMain(m *testing.M) {
@@ -218,25 +227,6 @@ func BenchmarkEval(b *testing.B) {
 	for b.Loop() {
 		if a := f.Eval(context.Background(), "x86_64"); a.Error != "" {
 			b.Fatal(a.Error)
-		}
-	}
-}
-
-// TestWriteSyntheticTree writes the benchmark tree to $APKFARM_WRITE_TREE,
-// to measure `run parse` on it (peak memory with /usr/bin/time -v).
-func TestWriteSyntheticTree(t *testing.T) {
-	dir := os.Getenv("APKFARM_WRITE_TREE")
-	if dir == "" {
-		t.Skip("set APKFARM_WRITE_TREE to a directory to write the benchmark tree")
-	}
-	repos := []string{"main", "community", "testing"}
-	for i := 0; i < 15000; i++ {
-		d := filepath.Join(dir, repos[i%3], fmt.Sprintf("pkg%05d", i))
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "APKBUILD"), []byte(syntheticAPKBUILD(i)), 0o644); err != nil {
-			t.Fatal(err)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apkfarm/apkfarm/internal/alpinetest"
 )
 
 func TestScanFixtures(t *testing.T) {
@@ -178,12 +180,7 @@ func TestNoProgramsNoFiles(t *testing.T) {
 		straceChild(t)
 		return
 	}
-	if _, err := exec.LookPath("strace"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("prerequisite missing under CI: strace (apt-get install strace)")
-		}
-		t.Skip("prerequisite missing (this test runs in CI): strace (apt-get install strace)")
-	}
+	alpinetest.RequireCommand(t, "strace", "apt-get install strace")
 	out := filepath.Join(t.TempDir(), "trace")
 	cmd := exec.Command("strace", "-f", "-qq", "-o", out,
 		"-e", "trace=%file,%network,execve,execveat,fork,vfork",
