@@ -27,7 +27,7 @@ import (
 // buildRun is a run that builds: plan, build every planned aport in
 // containers, record the outcome in the state file, print a summary.
 // Publishing is not done yet. Exit 0 when every planned build was built,
-// 1 when any failed, was blocked or waits, 2 when the run could not work
+// 1 when any failed or was blocked, 2 when the run could not work
 // (an arch's inputs unreadable, an arch's executor unusable, the runtime,
 // the state directory, an interrupted run).
 func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, stderr io.Writer, logger *slog.Logger) int {
@@ -59,7 +59,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 	for name, d := range cfg.Build.PackageTimeouts {
 		timeouts[name] = time.Duration(d)
 	}
-	jobs, holds, err := jobsFromPlan(p, cfg.Source.Path, aports, timeouts)
+	jobs, err := jobsFromPlan(p, cfg.Source.Path, aports, timeouts)
 	if err != nil {
 		return fail(err)
 	}
@@ -93,7 +93,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 	if err != nil {
 		return fail(fmt.Errorf("%w (state.dir must be writable)", err))
 	}
-	recordPlan(st, p, holds)
+	recordPlan(st, p)
 	recordTree(st, p, aports, len(opts.only) > 0)
 	res.Record(st)
 	copies, err := stageCopies(cfg.State.Dir, p, res)
@@ -106,7 +106,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 		return fail(fmt.Errorf("%w (state.dir must be writable)", err))
 	}
 
-	sum := summarize(p, res, holds, copies)
+	sum := summarize(p, res, copies)
 	sum.write(stdout, cfg.State.Dir)
 	switch {
 	case runErr != nil && ctx.Err() != nil:
@@ -124,7 +124,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 			fmt.Fprintf(stderr, "run: %s: cannot build here: %v (see `run doctor`)\n", arch, err)
 		}
 		return exitTrouble
-	case sum.failed+sum.blocked+sum.waiting+sum.planBlocked > 0:
+	case sum.failed+sum.blocked+sum.planBlocked > 0:
 		return exitFailed
 	}
 	return exitOK
@@ -167,8 +167,8 @@ func runJobs(ctx context.Context, cfg *config.Config, jobs []build.Job, workDir 
 
 // recordPlan writes the plan's decisions that no build outcome covers:
 // blocked aports (except those held after failures, whose failed state
-// stays), invalid APKBUILDs, and builds held back in this run.
-func recordPlan(st *state.Status, p *plan.Plan, holds []held) {
+// stays) and invalid APKBUILDs.
+func recordPlan(st *state.Status, p *plan.Plan) {
 	for _, ap := range p.Arches {
 		if ap.Error != "" {
 			continue
@@ -193,10 +193,6 @@ func recordPlan(st *state.Status, p *plan.Plan, holds []held) {
 				st.Ensure(ap.Arch, b.Pkgname).Published = b.PublishedVersion
 			}
 		}
-	}
-	for _, h := range holds {
-		e := st.Ensure(h.arch, h.pkgname)
-		e.Status, e.Version, e.Hash, e.Dir, e.Reason, e.BlockedBy = state.Pending, h.version, h.hash, h.path, h.reason, ""
 	}
 }
 
@@ -319,13 +315,13 @@ func linkOrCopy(src, dst string) error {
 
 // summary counts what became of the plan.
 type summary struct {
-	built, failed, blocked, pending, waiting, planBlocked, copied int
-	failures                                                      []string // "arch pkg: reason (log)"
-	pkgs                                                          map[string]int
+	built, failed, blocked, pending, planBlocked, copied int
+	failures                                             []string // "arch pkg: reason (log)"
+	pkgs                                                 map[string]int
 }
 
-func summarize(p *plan.Plan, res *build.Result, holds []held, copies []copied) summary {
-	s := summary{pkgs: map[string]int{}, waiting: len(holds)}
+func summarize(p *plan.Plan, res *build.Result, copies []copied) summary {
+	s := summary{pkgs: map[string]int{}}
 	for _, o := range res.Outcomes {
 		switch o.Status {
 		case state.Built:
@@ -351,9 +347,6 @@ func summarize(p *plan.Plan, res *build.Result, holds []held, copies []copied) s
 			s.pkgs[c.arch] += len(c.files)
 		}
 	}
-	for _, h := range holds {
-		s.failures = append(s.failures, fmt.Sprintf("waits   %s %s %s: %s", h.arch, h.pkgname, h.version, h.reason))
-	}
 	for _, ap := range p.Arches {
 		s.planBlocked += len(ap.Blocked)
 	}
@@ -362,8 +355,8 @@ func summarize(p *plan.Plan, res *build.Result, holds []held, copies []copied) s
 
 func (s summary) write(w io.Writer, stateDir string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nbuilt %d, failed %d, blocked %d, pending %d, waiting %d; %d noarch copied; %d blocked by the plan\n",
-		s.built, s.failed, s.blocked, s.pending, s.waiting, s.copied, s.planBlocked)
+	fmt.Fprintf(&b, "\nbuilt %d, failed %d, blocked %d, pending %d; %d noarch copied; %d blocked by the plan\n",
+		s.built, s.failed, s.blocked, s.pending, s.copied, s.planBlocked)
 	for _, f := range s.failures {
 		fmt.Fprintf(&b, "  %s\n", f)
 	}

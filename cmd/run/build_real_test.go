@@ -167,6 +167,29 @@ func (r *realRun) staged(t *testing.T, arch string) map[string]string {
 	return out
 }
 
+// stagedData returns the uncompressed data section (the files' tar) of a
+// package staged for arch.
+func (r *realRun) stagedData(t *testing.T, arch, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.stateDir, "staging", arch, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := apk.ReadPackageFile(b, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(pf.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 func aportStatus(t *testing.T, st *state.Status, arch, name string) *state.Aport {
 	t.Helper()
 	a := st.Aport(arch, name)
@@ -329,6 +352,31 @@ func TestRealRunTwoArches(t *testing.T) {
 	}
 }
 
+// TestRealRunCrossArchNoarch: the noarch greet-data is built on x86_64 and
+// greet-reader (aarch64 only) needs it to build, in one run: the aarch64
+// build waits for the x86_64 one, and the real apk in its container
+// installs greet-data from its local repository.
+func TestRealRunCrossArchNoarch(t *testing.T) {
+	r := newRealRun(t, "crossarch", "x86_64", "aarch64")
+	out, st := r.run(t, exitOK)
+	if got, want := r.staged(t, "x86_64"), map[string]string{"greet-data": "1-r0 noarch"}; !maps.Equal(got, want) {
+		t.Errorf("x86_64: staged %v, want %v", got, want)
+	}
+	want := map[string]string{"greet-data": "1-r0 noarch", "greet-reader": "1-r0 aarch64"}
+	if got := r.staged(t, "aarch64"); !maps.Equal(got, want) {
+		t.Errorf("aarch64: staged %v, want %v", got, want)
+	}
+	if a := aportStatus(t, st, "aarch64", "greet-reader"); a.Status != state.Built || len(a.Attempts) != 1 {
+		t.Errorf("aarch64 greet-reader: %+v, want built in one attempt", a)
+	}
+	if !strings.Contains(out, "built 2, failed 0, blocked 0, pending 0;") || !strings.Contains(out, "1 noarch copied") {
+		t.Errorf("summary:\n%s", out)
+	}
+	if data := r.stagedData(t, "aarch64", "greet-reader-1-r0.apk"); !bytes.Contains(data, []byte("hello from greet-data\nread on aarch64\n")) {
+		t.Error("greet-reader's package lacks the line it read from greet-data")
+	}
+}
+
 // TestRealDemoTree: the tree of `make demo` builds, and hello's script
 // carries the greeting from libgreet-dev's header, installed in its
 // container.
@@ -341,23 +389,7 @@ func TestRealDemoTree(t *testing.T) {
 	if got := r.staged(t, arch); !maps.Equal(got, want) {
 		t.Errorf("staged %v, want %v", got, want)
 	}
-	b, err := os.ReadFile(filepath.Join(r.stateDir, "staging", arch, "hello-2.0-r1.apk"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf, err := apk.ReadPackageFile(b, "hello")
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(pf.Data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(data, []byte(`echo "Hello from an apkfarm build!"`)) {
+	if data := r.stagedData(t, arch, "hello-2.0-r1.apk"); !bytes.Contains(data, []byte(`echo "Hello from an apkfarm build!"`)) {
 		t.Error("hello's package lacks the greeting from libgreet-dev")
 	}
 }

@@ -22,7 +22,6 @@ func TestRecord(t *testing.T) {
 	aports := map[string][]*apkbuild.Aport{"x86_64": {
 		ap("main/built", "built", "1", true, "all"),
 		ap("main/held", "held", "1", true, "all"),
-		ap("main/waiting", "waiting", "1", true, "all"),
 		ap("main/dep-wait", "dep-wait", "1", true, "all"),
 		ap("main/stable", "stable", "2", true, "all"),
 		ap("main/armonly", "armonly", "1", false, "aarch64"),
@@ -30,8 +29,7 @@ func TestRecord(t *testing.T) {
 	}}
 	p := &plan.Plan{Arches: []*plan.ArchPlan{
 		{Arch: "x86_64",
-			Builds: []*plan.Build{{Pkgname: "built", Path: "main/built", Version: "1-r0", PublishedVersion: "0.9-r0"},
-				{Pkgname: "waiting", Path: "main/waiting", Version: "1-r0"}},
+			Builds: []*plan.Build{{Pkgname: "built", Path: "main/built", Version: "1-r0", PublishedVersion: "0.9-r0"}},
 			Blocked: []*plan.Blocked{
 				{Pkgname: "held", Path: "main/held", Version: "1-r0", Reason: plan.BlockedFailed, Detail: "failed 1 time(s)"},
 				{Pkgname: "dep-wait", Path: "main/dep-wait", Version: "1-r0", Reason: plan.BlockedDepWait, Detail: "found nowhere: x"},
@@ -40,7 +38,6 @@ func TestRecord(t *testing.T) {
 		},
 		{Arch: "aarch64", Error: "load published index: 500"},
 	}}
-	holds := []held{{arch: "x86_64", pkgname: "waiting", version: "1-r0", path: "main/waiting", reason: "needs aarch64/x"}}
 	res := &build.Result{Outcomes: []build.Outcome{{Job: build.Job{Arch: "x86_64", Pkgname: "built", Version: "1-r0", Dir: "/t/main/built"},
 		Status: state.Built, Attempt: &state.Attempt{Version: "1-r0", Start: time.Unix(1, 0), End: time.Unix(2, 0)}}}}
 
@@ -49,10 +46,10 @@ func TestRecord(t *testing.T) {
 		only bool
 		want map[string]string // pkgname → status ("" absent)
 	}{
-		{"a whole run", false, map[string]string{"built": state.Built, "held": state.Failed, "waiting": state.Pending,
+		{"a whole run", false, map[string]string{"built": state.Built, "held": state.Failed,
 			"dep-wait": state.Blocked, "stable": state.UpToDate, "armonly": state.Excluded, "broken": state.Invalid, "kept": state.Built}},
 		{"with --only nothing is called up to date", true, map[string]string{"built": state.Built, "held": state.Failed,
-			"waiting": state.Pending, "dep-wait": state.Blocked, "stable": "", "armonly": state.Excluded, "broken": state.Invalid, "kept": state.Built}},
+			"dep-wait": state.Blocked, "stable": "", "armonly": state.Excluded, "broken": state.Invalid, "kept": state.Built}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +57,7 @@ func TestRecord(t *testing.T) {
 			st.Ensure("x86_64", "held").Status = state.Failed
 			st.Ensure("x86_64", "kept").Status = state.Built // not in the tree any more: left alone
 			st.Ensure("aarch64", "built").Status = state.Failed
-			recordPlan(st, p, holds)
+			recordPlan(st, p)
 			recordTree(st, p, aports, tt.only)
 			res.Record(st)
 			for name, want := range tt.want {
@@ -83,9 +80,6 @@ func TestRecord(t *testing.T) {
 			}
 			if a := st.Aport("x86_64", "armonly"); a.Reason != `arch="aarch64" does not build for x86_64` {
 				t.Errorf("armonly: reason %q", a.Reason)
-			}
-			if a := st.Aport("x86_64", "waiting"); a.Reason != "needs aarch64/x" {
-				t.Errorf("waiting: reason %q", a.Reason)
 			}
 		})
 	}
@@ -136,7 +130,7 @@ func TestStageCopies(t *testing.T) {
 	if a := st.Aport("aarch64", "old"); a != nil {
 		t.Errorf("aarch64 old, published on x86_64 already: %+v, want no entry", a)
 	}
-	if s := summarize(p, res, nil, copies); s.copied != 1 || s.pkgs["aarch64"] != 1 || s.failed != 1 {
+	if s := summarize(p, res, copies); s.copied != 1 || s.pkgs["aarch64"] != 1 || s.failed != 1 {
 		t.Errorf("summary %+v", s)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
@@ -13,22 +12,14 @@ import (
 	"github.com/apkfarm/apkfarm/runner/plan"
 )
 
-// held is a planned build that is not handed to the builder in this run:
-// it needs a package built in this run on another arch (a noarch aport
-// built on the native arch), which the builder of an arch cannot install,
-// or it needs another held build.
-type held struct {
-	arch, pkgname, version, path, hash string
-	reason                             string
-}
-
 // jobsFromPlan turns the plan's builds into build jobs. root is the
 // tree's root, aports the scanned aports per arch, timeouts the per-pkgname
-// time limits. A build whose aport is not among the scanned ones is an
-// error (the plan and the scan disagree).
-func jobsFromPlan(p *plan.Plan, root string, aports map[string][]*apkbuild.Aport, timeouts map[string]time.Duration) ([]build.Job, []held, error) {
+// time limits. A build's dependencies are the plan's as they are: pkgnames
+// on its arch, "arch/pkgname" for a noarch aport built on another arch,
+// whose packages the builder offers it once built. A build whose aport is
+// not among the scanned ones is an error (the plan and the scan disagree).
+func jobsFromPlan(p *plan.Plan, root string, aports map[string][]*apkbuild.Aport, timeouts map[string]time.Duration) ([]build.Job, error) {
 	var jobs []build.Job
-	var holds []held
 	for _, ap := range p.Arches {
 		if ap.Error != "" {
 			continue
@@ -37,48 +28,34 @@ func jobsFromPlan(p *plan.Plan, root string, aports map[string][]*apkbuild.Aport
 		for _, a := range aports[ap.Arch] {
 			byPath[a.Path] = a
 		}
-		heldHere := map[string]string{} // pkgname → why
 		builds := slices.Clone(ap.Builds)
 		slices.SortStableFunc(builds, func(a, b *plan.Build) int { return a.Batch - b.Batch })
 		for _, b := range builds {
 			a := byPath[b.Path]
 			if a == nil {
-				return nil, nil, fmt.Errorf("make build jobs: %s %s: aport %q not in the scanned tree", ap.Arch, b.Pkgname, b.Path)
+				return nil, fmt.Errorf("make build jobs: %s %s: aport %q not in the scanned tree", ap.Arch, b.Pkgname, b.Path)
 			}
 			deps, err := plan.BuildDepends(a)
 			if err != nil {
-				return nil, nil, fmt.Errorf("make build jobs: %s %s: %w", ap.Arch, b.Pkgname, err)
+				return nil, fmt.Errorf("make build jobs: %s %s: %w", ap.Arch, b.Pkgname, err)
 			}
-			j := build.Job{
+			var jdeps []string
+			if len(b.Depends) > 0 {
+				jdeps = slices.Clone(b.Depends)
+			}
+			jobs = append(jobs, build.Job{
 				Arch: ap.Arch, Pkgname: b.Pkgname, Version: b.Version,
 				Dir: filepath.Join(root, filepath.FromSlash(b.Path)), Repo: repoOf(b.Path), Hash: b.Hash,
 				Batch: b.Batch, CriticalPath: b.CriticalPath,
+				Deps:      jdeps,
 				Packages:  plan.Packages(a, ap.Arch),
 				BuildDeps: withoutOwn(deps, a),
 				Net:       a.HasOption("net"),
 				Timeout:   timeouts[b.Pkgname],
-			}
-			why := ""
-			for _, d := range b.Depends {
-				if strings.Contains(d, "/") {
-					why = fmt.Sprintf("needs %s, built in this run on another arch; it is built here once that is published", d)
-					break
-				}
-				if heldHere[d] != "" {
-					why = fmt.Sprintf("needs %s, which waits: %s", d, heldHere[d])
-					break
-				}
-				j.Deps = append(j.Deps, d)
-			}
-			if why != "" {
-				heldHere[b.Pkgname] = why
-				holds = append(holds, held{arch: ap.Arch, pkgname: b.Pkgname, version: b.Version, path: b.Path, hash: b.Hash, reason: why})
-				continue
-			}
-			jobs = append(jobs, j)
+			})
 		}
 	}
-	return jobs, holds, nil
+	return jobs, nil
 }
 
 // repoOf is the repository an aport path is in, as abuild sees it: the

@@ -29,8 +29,11 @@ type Job struct {
 	// CriticalPath is the length of the longest chain of builds that wait
 	// for this one; within a batch the longest goes first.
 	CriticalPath int
-	// Deps are the pkgnames of jobs of the same arch this one needs. They
-	// must be in earlier batches. If one fails, this job is blocked; names
+	// Deps are the jobs this one needs: pkgnames of jobs of the same
+	// arch, or "arch/pkgname" for a job of another arch (a noarch aport
+	// built on the native arch). They must be in earlier batches. This job
+	// starts once they are built, and their packages (of this arch or
+	// noarch) are offered to it; if one fails, this job is blocked. Names
 	// not among the jobs are ignored (already published).
 	Deps []string
 	// Packages are the package names the build must produce for this
@@ -47,6 +50,15 @@ type Job struct {
 }
 
 func (j *Job) key() string { return j.Arch + "/" + j.Pkgname }
+
+// depKey is the key of the job a dependency d of j names: "arch/pkgname"
+// as it is, a plain pkgname on j's arch.
+func (j *Job) depKey(d string) string {
+	if strings.Contains(d, "/") {
+		return d
+	}
+	return j.Arch + "/" + d
+}
 
 func (j *Job) repo() string {
 	if j.Repo == "" {
@@ -201,7 +213,11 @@ func check(o *Options, jobs []Job) error {
 			continue
 		}
 		for _, d := range j.Deps {
-			dj := seen[j.Arch+"/"+d]
+			if a, name, ok := strings.Cut(d, "/"); ok && (!safeName(a) || !safeName(name) || a == "" || name == "") {
+				errs = append(errs, fmt.Errorf("job %s %s: dependency %q: want a pkgname or arch/pkgname", j.Arch, j.Pkgname, d))
+				continue
+			}
+			dj := seen[j.depKey(d)]
 			if dj != nil && dj.Batch >= j.Batch {
 				errs = append(errs, fmt.Errorf("job %s %s (batch %d): depends on %s in batch %d: dependencies must be in earlier batches",
 					j.Arch, j.Pkgname, j.Batch, d, dj.Batch))

@@ -119,7 +119,8 @@ type localPkg struct {
 }
 
 // writeLocalRepoTar writes the tar CopyIn unpacks at "/": an apk repository
-// at guestLocal/<arch>/ holding pkgs and their unsigned APKINDEX.tar.gz.
+// at guestLocal/<arch>/ holding pkgs and their unsigned APKINDEX.tar.gz,
+// where noarch packages are listed with arch.
 func writeLocalRepoTar(w io.Writer, arch string, pkgs []localPkg) error {
 	tw := tar.NewWriter(w)
 	dir := path.Join(guestLocal, arch)
@@ -128,7 +129,15 @@ func writeLocalRepoTar(w io.Writer, arch string, pkgs []localPkg) error {
 	}
 	idx := &apk.Index{Description: "apkfarm: packages built earlier in this run"}
 	for _, p := range pkgs {
-		idx.Packages = append(idx.Packages, p.entry)
+		e := p.entry
+		if e.Arch == "noarch" {
+			// Listed under the repository's arch, as abuild's
+			// `apk index --rewrite-arch` lists noarch packages.
+			c := *e
+			c.Arch = arch
+			e = &c
+		}
+		idx.Packages = append(idx.Packages, e)
 		f, err := os.Open(p.file)
 		if err != nil {
 			return err

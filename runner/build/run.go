@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/apkfarm/apkfarm/runner/executor"
@@ -43,7 +44,7 @@ type runner struct {
 // Run builds the jobs with exec and returns what became of each. Up to
 // opts.Jobs builds run at once; arches run side by side; within an arch the
 // batches run in order and, within a batch, the longest critical path goes
-// first. A failed build blocks the jobs that depend on it and everything
+// first; a job with a dependency on another arch also waits for that job. A failed build blocks the jobs that depend on it and everything
 // else goes on. Run returns an error for bad input (naming the job), for
 // trouble with the state directory, or when ctx is cancelled; the Result is
 // then still filled in (interrupted and unstarted jobs are pending) and no
@@ -74,7 +75,7 @@ func Run(ctx context.Context, jobs []Job, opts Options, exec executor.Executor, 
 	}
 	for _, n := range nodes {
 		for _, d := range n.job.Deps {
-			if dn := byKey[n.job.Arch+"/"+d]; dn != nil {
+			if dn := byKey[n.job.depKey(d)]; dn != nil {
 				n.deps = append(n.deps, dn)
 			}
 		}
@@ -178,6 +179,9 @@ func (r *runner) next(ctx context.Context) *node {
 						progressed = true
 						continue
 					}
+					if !r.depsDone(n) {
+						continue // a dependency on another arch is still building
+					}
 					if best == nil || n.job.CriticalPath > best.job.CriticalPath {
 						best = n
 					}
@@ -203,6 +207,17 @@ func (r *runner) next(ctx context.Context) *node {
 	}
 }
 
+// depsDone reports whether every dependency of n is done. Those of its own
+// arch are, by the batch order; one on another arch may not be yet.
+func (r *runner) depsDone(n *node) bool {
+	for _, d := range n.deps {
+		if !d.done {
+			return false
+		}
+	}
+	return true
+}
+
 // blockedBy returns the first dependency that did not build, or nil.
 func (r *runner) blockedBy(n *node) *node {
 	for _, d := range n.deps {
@@ -213,20 +228,26 @@ func (r *runner) blockedBy(n *node) *node {
 	return nil
 }
 
+// settleBlocked records n as blocked by its dependency dep. The package at
+// the root of the chain is named by pkgname when it is of n's arch, else
+// as arch/pkgname.
 func (r *runner) settleBlocked(n *node, dep *node) {
-	root := dep.job.Pkgname
+	rootArch, root := dep.job.Arch, dep.job.Pkgname
 	why := "failed"
 	switch dep.out.Status {
 	case state.Blocked:
 		root = dep.out.BlockedBy
-		why = "blocked by " + root
+		if a, name, ok := strings.Cut(root, "/"); ok {
+			rootArch, root = a, name
+		}
+		why = "blocked by " + relName(dep.job.Arch, rootArch, root)
 	case state.Pending:
 		why = "was not built"
 	}
 	n.done = true
 	n.out.Status = state.Blocked
-	n.out.BlockedBy = root
-	n.out.Reason = fmt.Sprintf("depends on %s, which %s", dep.job.Pkgname, why)
+	n.out.BlockedBy = relName(n.job.Arch, rootArch, root)
+	n.out.Reason = fmt.Sprintf("depends on %s, which %s", relName(n.job.Arch, dep.job.Arch, dep.job.Pkgname), why)
 	r.pending--
 	r.logger.Info("build blocked", "arch", n.job.Arch, "pkg", n.job.Pkgname, "reason", n.out.Reason)
 	r.opts.Progress.Finished(n.out)
@@ -238,6 +259,15 @@ func (r *runner) finish(n *node, out Outcome) {
 	n.out, n.done = out, true
 	r.pending--
 	r.cond.Broadcast()
+}
+
+// relName names pkgname of arch as seen from a job of from: the pkgname
+// on the same arch, arch/pkgname on another.
+func relName(from, arch, pkgname string) string {
+	if arch == from {
+		return pkgname
+	}
+	return arch + "/" + pkgname
 }
 
 func sortedArches(m map[string][][]*node) []string {
@@ -260,26 +290,33 @@ func (r *runner) addLocal(j *Job, pkgs []localPkg) {
 }
 
 // localFor returns the packages built in this run by j's dependencies,
-// transitively.
+// transitively, that install on j's arch: of that arch or noarch (a
+// dependency on another arch offers its noarch packages).
 func (r *runner) localFor(j *Job) []localPkg {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seen := map[string]bool{}
 	var out []localPkg
-	var walk func(deps []string)
-	walk = func(deps []string) {
-		for _, d := range deps {
-			if seen[d] {
+	var walk func(from *Job)
+	walk = func(from *Job) {
+		for _, d := range from.Deps {
+			key := from.depKey(d)
+			if seen[key] {
 				continue
 			}
-			seen[d] = true
-			out = append(out, r.local[j.Arch][d]...)
-			if dn := r.byKey[j.Arch+"/"+d]; dn != nil {
-				walk(dn.job.Deps)
+			seen[key] = true
+			arch, name, _ := strings.Cut(key, "/")
+			for _, p := range r.local[arch][name] {
+				if p.entry.Arch == j.Arch || p.entry.Arch == "noarch" {
+					out = append(out, p)
+				}
+			}
+			if dn := r.byKey[key]; dn != nil {
+				walk(dn.job)
 			}
 		}
 	}
-	walk(j.Deps)
+	walk(j)
 	return out
 }
 
