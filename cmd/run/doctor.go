@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cheggaaa/pb/v3"
-	"golang.org/x/sys/unix"
 
 	"github.com/apkfarm/apkfarm/runner/config"
 	"github.com/apkfarm/apkfarm/runner/executor"
@@ -224,11 +223,7 @@ func (p *barProgress) Finish() {
 }
 
 func newProgress(w io.Writer) progress {
-	f, ok := w.(*os.File)
-	if !ok {
-		return noProgress{}
-	}
-	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
+	if !isTerminal(w) {
 		return noProgress{}
 	}
 	return &barProgress{w: w}
