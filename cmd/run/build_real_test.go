@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -20,8 +19,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
 	"github.com/apkfarm/apkfarm/internal/standin"
@@ -167,9 +164,8 @@ func (r *realRun) staged(t *testing.T, arch string) map[string]string {
 	return out
 }
 
-// stagedData returns the uncompressed data section (the files' tar) of a
-// package staged for arch.
-func (r *realRun) stagedData(t *testing.T, arch, file string) []byte {
+// stagedFile returns the content of name inside a package staged for arch.
+func (r *realRun) stagedFile(t *testing.T, arch, file, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(r.stateDir, "staging", arch, file))
 	if err != nil {
@@ -179,11 +175,7 @@ func (r *realRun) stagedData(t *testing.T, arch, file string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(pf.Data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
+	data, err := pf.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +364,7 @@ func TestRealRunCrossArchNoarch(t *testing.T) {
 	if !strings.Contains(out, "built 2, failed 0, blocked 0, pending 0;") || !strings.Contains(out, "1 noarch copied") {
 		t.Errorf("summary:\n%s", out)
 	}
-	if data := r.stagedData(t, "aarch64", "greet-reader-1-r0.apk"); !bytes.Contains(data, []byte("hello from greet-data\nread on aarch64\n")) {
+	if data := r.stagedFile(t, "aarch64", "greet-reader-1-r0.apk", "usr/share/greet-reader/greeting.txt"); !bytes.Contains(data, []byte("hello from greet-data\nread on aarch64\n")) {
 		t.Error("greet-reader's package lacks the line it read from greet-data")
 	}
 }
@@ -389,7 +381,7 @@ func TestRealDemoTree(t *testing.T) {
 	if got := r.staged(t, arch); !maps.Equal(got, want) {
 		t.Errorf("staged %v, want %v", got, want)
 	}
-	if data := r.stagedData(t, arch, "hello-2.0-r1.apk"); !bytes.Contains(data, []byte(`echo "Hello from an apkfarm build!"`)) {
+	if data := r.stagedFile(t, arch, "hello-2.0-r1.apk", "usr/bin/hello"); !bytes.Contains(data, []byte(`echo "Hello from an apkfarm build!"`)) {
 		t.Error("hello's package lacks the greeting from libgreet-dev")
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -31,8 +30,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/apkfarm/apkfarm/internal/standin"
 	"github.com/apkfarm/apkfarm/runner/apk"
@@ -170,12 +167,18 @@ timeout = "5m"
 		if err != nil {
 			return err
 		}
-		files, content, err := dataFiles(pf, "usr/bin/hello")
-		if err != nil {
-			return err
+		var files []string
+		for _, e := range pf.Files {
+			if e.Typeflag == tar.TypeReg {
+				files = append(files, "/"+e.Name)
+			}
 		}
-		if content != "" {
-			helloScript = content
+		if pf.Info.Name == "hello" {
+			content, err := pf.ReadFile("usr/bin/hello")
+			if err != nil {
+				return err
+			}
+			helloScript = string(content)
 		}
 		fmt.Printf("%-28s %-16s %-8s %6d bytes  %s\n", pf.Info.Name, pf.Info.Version, pf.Info.Arch, len(b), strings.Join(files, " "))
 	}
@@ -238,38 +241,6 @@ func runOut(ctx context.Context, runBin string, args ...string) (string, error) 
 		return out.String(), fmt.Errorf("run %s: %w\n%s", args[0], err, out.String())
 	}
 	return out.String(), nil
-}
-
-// dataFiles lists the regular files of a package's data and returns the
-// content of the one named want.
-func dataFiles(pf *apk.PackageFile, want string) ([]string, string, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(pf.Data))
-	if err != nil {
-		return nil, "", err
-	}
-	tr := tar.NewReader(zr)
-	var names []string
-	content := ""
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return names, content, nil
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		names = append(names, "/"+h.Name)
-		if h.Name == want {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				return nil, "", err
-			}
-			content = string(b)
-		}
-	}
 }
 
 func copyFile(src, dst string) error {

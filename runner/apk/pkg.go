@@ -405,3 +405,30 @@ func (pf *PackageFile) IndexEntry() *Package {
 		InstallIf:        slices.Clone(in.InstallIf),
 	}
 }
+
+// ReadFile returns the content of the regular file name (a path inside the
+// package, without a leading "/", as in Files) from the data member.
+func (p *PackageFile) ReadFile(name string) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(p.Data))
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", name, p.Name, err)
+	}
+	defer zr.Close()
+	var content []byte
+	found := false
+	err = tarWalk(zr, func(h *tar.Header, body io.Reader) error {
+		if found || h.Name != name || h.Typeflag != tar.TypeReg {
+			return nil
+		}
+		found = true
+		content, err = io.ReadAll(body)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", name, p.Name, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("read %s from %s: no such regular file in the package", name, p.Name)
+	}
+	return content, nil
+}

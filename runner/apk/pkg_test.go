@@ -516,3 +516,38 @@ func TestFilesFromDirFS(t *testing.T) {
 		t.Errorf("file read as %+v", e)
 	}
 }
+
+func TestPackageFileReadFile(t *testing.T) {
+	b, err := MarshalPackage(pkgSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := ReadPackageFile(b, "hello-1.0-r0.apk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := "usr/lib/" + strings.Repeat("long-", 30) + "name.so"
+	for _, tc := range []struct {
+		name, file, want, err string
+	}{
+		{"regular file", "usr/bin/hello", "binary", ""},
+		{"long name (PAX)", long, "lib", ""},
+		{"second file", "etc/hello/hello.conf", "x=1\n", ""},
+		{"symlink is not a regular file", "usr/bin/hi", "", "no such regular file"},
+		{"directory", "var/lib/hello/", "", "no such regular file"},
+		{"absent", "usr/bin/nope", "", `read usr/bin/nope from hello-1.0-r0.apk: no such regular file`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := pf.ReadFile(tc.file)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("ReadFile(%q) = %q, %v; want %q", tc.file, got, err, tc.want)
+			}
+		})
+	}
+}

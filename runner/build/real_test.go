@@ -9,7 +9,6 @@ package build
 // under CI (CI=true) they fail.
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -209,21 +208,11 @@ func packageFile(t testing.TB, stateDir, rel, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(pf.Data))
+	c, err := pf.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			t.Fatalf("%s: no %s in the package (%v)", rel, name, err)
-		}
-		if h.Name == name {
-			c, _ := io.ReadAll(tr)
-			return string(c)
-		}
-	}
+	return string(c)
 }
 
 // leftovers lists what a build may leave behind: processes running the
