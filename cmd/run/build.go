@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
-	"github.com/apkfarm/apkfarm/runner/build"
+	"github.com/apkfarm/apkfarm/runner/builder"
 	"github.com/apkfarm/apkfarm/runner/config"
 	"github.com/apkfarm/apkfarm/runner/executor/oci"
 	"github.com/apkfarm/apkfarm/runner/image"
@@ -77,7 +77,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 	if workDir == "" {
 		workDir = oci.DefaultWorkDir
 	}
-	var res *build.Result
+	var res *builder.Result
 	var runErr error
 	if len(jobs) > 0 {
 		res, runErr = runJobs(ctx, cfg, jobs, workDir, stderr, logger)
@@ -85,7 +85,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 			return fail(runErr)
 		}
 	} else {
-		res = &build.Result{Unusable: map[string]error{}}
+		res = &builder.Result{Unusable: map[string]error{}}
 	}
 
 	statePath := filepath.Join(cfg.State.Dir, state.FileName)
@@ -132,7 +132,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 
 // runJobs sweeps what a dead runner left and builds the jobs in
 // containers.
-func runJobs(ctx context.Context, cfg *config.Config, jobs []build.Job, workDir string, stderr io.Writer, logger *slog.Logger) (*build.Result, error) {
+func runJobs(ctx context.Context, cfg *config.Config, jobs []builder.Job, workDir string, stderr io.Writer, logger *slog.Logger) (*builder.Result, error) {
 	ociOpts := []oci.Option{oci.WithRuntime(cfg.Build.Runtime), oci.WithWorkDir(workDir), oci.WithLogger(logger)}
 	if err := oci.Sweep(ctx, ociOpts...); err != nil {
 		return nil, fmt.Errorf("remove what an earlier runner left: %w (is %s installed? `run doctor --config FILE` checks the host)", err, cfg.Build.Runtime)
@@ -155,14 +155,14 @@ func runJobs(ctx context.Context, cfg *config.Config, jobs []build.Job, workDir 
 	if idle == 0 {
 		idle = -1 // "0s" in the file turns the idle limit off
 	}
-	opts := build.Options{
+	opts := builder.Options{
 		Jobs: jobsAtOnce, Image: cfg.Build.Image, Images: cfg.Build.Images,
 		Timeout: time.Duration(cfg.Build.Timeout), IdleTimeout: idle, LogMaxBytes: cfg.Build.LogMaxBytes,
 		PrepareCommand: cfg.Build.PrepareCommand, BuildCommand: cfg.Build.BuildCommand,
 		Env: cfg.Build.Env, User: cfg.Build.User, MemoryBytes: int64(cfg.Build.Memory), Pids: cfg.Build.Pids,
 		StateDir: cfg.State.Dir, Progress: prog, NativeArches: oci.NativeArches(),
 	}
-	return build.Run(ctx, jobs, opts, oci.New(store, ociOpts...), logger)
+	return builder.Run(ctx, jobs, opts, oci.New(store, ociOpts...), logger)
 }
 
 // recordPlan writes the plan's decisions that no build outcome covers:
@@ -244,15 +244,15 @@ func recordTree(st *state.Status, p *plan.Plan, aports map[string][]*apkbuild.Ap
 // copied is a noarch aport built on the native arch, for another arch.
 type copied struct {
 	arch, from string
-	out        build.Outcome // the build on from
-	files      []string      // staged on arch, relative to the state directory
+	out        builder.Outcome // the build on from
+	files      []string        // staged on arch, relative to the state directory
 }
 
 // stageCopies stages, for every arch that takes a noarch aport built in
 // this run on the native arch, that build's packages in its staging
 // directory too (hard links, else copies).
-func stageCopies(stateDir string, p *plan.Plan, res *build.Result) ([]copied, error) {
-	byKey := map[string]build.Outcome{}
+func stageCopies(stateDir string, p *plan.Plan, res *builder.Result) ([]copied, error) {
+	byKey := map[string]builder.Outcome{}
 	for _, o := range res.Outcomes {
 		byKey[o.Job.Arch+"/"+o.Job.Pkgname] = o
 	}
@@ -320,7 +320,7 @@ type summary struct {
 	pkgs                                                 map[string]int
 }
 
-func summarize(p *plan.Plan, res *build.Result, copies []copied) summary {
+func summarize(p *plan.Plan, res *builder.Result, copies []copied) summary {
 	s := summary{pkgs: map[string]int{}}
 	for _, o := range res.Outcomes {
 		switch o.Status {

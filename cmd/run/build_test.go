@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
-	"github.com/apkfarm/apkfarm/runner/build"
+	"github.com/apkfarm/apkfarm/runner/builder"
 	"github.com/apkfarm/apkfarm/runner/plan"
 	"github.com/apkfarm/apkfarm/state"
 )
@@ -38,7 +38,7 @@ func TestRecord(t *testing.T) {
 		},
 		{Arch: "aarch64", Error: "load published index: 500"},
 	}}
-	res := &build.Result{Outcomes: []build.Outcome{{Job: build.Job{Arch: "x86_64", Pkgname: "built", Version: "1-r0", Dir: "/t/main/built"},
+	res := &builder.Result{Outcomes: []builder.Outcome{{Job: builder.Job{Arch: "x86_64", Pkgname: "built", Version: "1-r0", Dir: "/t/main/built"},
 		Status: state.Built, Attempt: &state.Attempt{Version: "1-r0", Start: time.Unix(1, 0), End: time.Unix(2, 0)}}}}
 
 	tests := []struct {
@@ -106,10 +106,10 @@ func TestStageCopies(t *testing.T) {
 			{Pkgname: "old", Version: "1-r0", From: "x86_64", Batch: 0},
 		}},
 	}}
-	res := &build.Result{Outcomes: []build.Outcome{
-		{Job: build.Job{Arch: "x86_64", Pkgname: "doc", Version: "1-r0", Hash: "h"}, Status: state.Built,
+	res := &builder.Result{Outcomes: []builder.Outcome{
+		{Job: builder.Job{Arch: "x86_64", Pkgname: "doc", Version: "1-r0", Hash: "h"}, Status: state.Built,
 			Packages: []string{"staging/x86_64/doc-1-r0.apk"}},
-		{Job: build.Job{Arch: "x86_64", Pkgname: "bad", Version: "1-r0"}, Status: state.Failed},
+		{Job: builder.Job{Arch: "x86_64", Pkgname: "bad", Version: "1-r0"}, Status: state.Failed},
 	}}
 	copies, err := stageCopies(dir, p, res)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
-	"github.com/apkfarm/apkfarm/runner/build"
+	"github.com/apkfarm/apkfarm/runner/builder"
 	"github.com/apkfarm/apkfarm/runner/plan"
 )
 
@@ -18,8 +18,8 @@ import (
 // on its arch, "arch/pkgname" for a noarch aport built on another arch,
 // whose packages the builder offers it once built. A build whose aport is
 // not among the scanned ones is an error (the plan and the scan disagree).
-func jobsFromPlan(p *plan.Plan, root string, aports map[string][]*apkbuild.Aport, timeouts map[string]time.Duration) ([]build.Job, error) {
-	var jobs []build.Job
+func jobsFromPlan(p *plan.Plan, root string, aports map[string][]*apkbuild.Aport, timeouts map[string]time.Duration) ([]builder.Job, error) {
+	var jobs []builder.Job
 	for _, ap := range p.Arches {
 		if ap.Error != "" {
 			continue
@@ -43,7 +43,7 @@ func jobsFromPlan(p *plan.Plan, root string, aports map[string][]*apkbuild.Aport
 			if len(b.Depends) > 0 {
 				jdeps = slices.Clone(b.Depends)
 			}
-			jobs = append(jobs, build.Job{
+			jobs = append(jobs, builder.Job{
 				Arch: ap.Arch, Pkgname: b.Pkgname, Version: b.Version,
 				Dir: filepath.Join(root, filepath.FromSlash(b.Path)), Repo: repoOf(b.Path), Hash: b.Hash,
 				Batch: b.Batch, CriticalPath: b.CriticalPath,

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
-	"github.com/apkfarm/apkfarm/runner/build"
+	"github.com/apkfarm/apkfarm/runner/builder"
 	"github.com/apkfarm/apkfarm/runner/plan"
 )
 
@@ -31,13 +31,13 @@ func TestJobsFromPlan(t *testing.T) {
 	tests := []struct {
 		name string
 		plan *plan.Plan
-		want []build.Job
+		want []builder.Job
 		err  string
 	}{
 		{
 			name: "packages due on the arch, dependencies as the planner resolves them less the aport's own, net, timeout, repo",
 			plan: &plan.Plan{Arches: []*plan.ArchPlan{{Arch: "x86_64", Builds: []*plan.Build{bld(hello, 2, "device-x"), bld(device, 1)}}}},
-			want: []build.Job{
+			want: []builder.Job{
 				{Arch: "x86_64", Pkgname: "device-x", Version: "1-r0", Dir: "/tree/device/testing/device-x", Repo: "testing", Hash: "h-device-x",
 					Batch: 1, CriticalPath: 2, Packages: []string{"device-x"}, BuildDeps: []string{"bats"}},
 				{Arch: "x86_64", Pkgname: "hello", Version: "2.12-r1", Dir: "/tree/main/hello", Repo: "main", Hash: "h-hello",
@@ -51,7 +51,7 @@ func TestJobsFromPlan(t *testing.T) {
 				{Arch: "x86_64", Builds: []*plan.Build{bld(data, 1)}},
 				{Arch: "aarch64", Builds: []*plan.Build{bld(after, 3, "uses-data"), bld(user, 2, "x86_64/greet-data"), bld(hello, 1)}},
 			}},
-			want: []build.Job{
+			want: []builder.Job{
 				{Arch: "x86_64", Pkgname: "greet-data", Version: "3-r0", Dir: "/tree/main/greet-data", Repo: "main", Hash: "h-greet-data",
 					Batch: 1, CriticalPath: 2, Packages: []string{"greet-data"}, BuildDeps: []string{}},
 				{Arch: "aarch64", Pkgname: "hello", Version: "2.12-r1", Dir: "/tree/main/hello", Repo: "main", Hash: "h-hello",

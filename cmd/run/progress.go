@@ -12,20 +12,20 @@ import (
 	"github.com/cheggaaa/pb/v3"
 	"golang.org/x/sys/unix"
 
-	"github.com/apkfarm/apkfarm/runner/build"
+	"github.com/apkfarm/apkfarm/runner/builder"
 )
 
 // buildProgress shows the builds of a run: bars per arch on a terminal,
 // log lines otherwise. Pull is told about image downloads and unpacking
 // (image.Progress). Stop ends the display.
 type buildProgress interface {
-	build.Progress
+	builder.Progress
 	Pull(done, total int64)
 	Stop()
 }
 
 // newBuildProgress returns bars when w is a terminal, else log lines.
-func newBuildProgress(w io.Writer, jobs []build.Job, logger *slog.Logger) buildProgress {
+func newBuildProgress(w io.Writer, jobs []builder.Job, logger *slog.Logger) buildProgress {
 	if !isTerminal(w) || len(jobs) == 0 {
 		return &logProgress{logger: logger, total: len(jobs)}
 	}
@@ -42,7 +42,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 // logProgress logs each finished build with the count so far: what cron
-// mails (with -v). runner/build logs the starts.
+// mails (with -v). runner/builder logs the starts.
 type logProgress struct {
 	logger *slog.Logger
 	total  int
@@ -50,9 +50,9 @@ type logProgress struct {
 	done   int
 }
 
-func (p *logProgress) Started(build.Job) {}
+func (p *logProgress) Started(builder.Job) {}
 
-func (p *logProgress) Finished(o build.Outcome) {
+func (p *logProgress) Finished(o builder.Outcome) {
 	p.mu.Lock()
 	p.done++
 	done := p.done
@@ -82,7 +82,7 @@ type archBars struct {
 	image   *pb.ProgressBar // image download and unpacking, added when one starts
 }
 
-func newArchBars(w io.Writer, jobs []build.Job) *archBars {
+func newArchBars(w io.Writer, jobs []builder.Job) *archBars {
 	p := &archBars{bars: map[string]*pb.ProgressBar{}, running: map[string][]string{}}
 	total := map[string]int{}
 	var arches []string
@@ -105,14 +105,14 @@ func newArchBars(w io.Writer, jobs []build.Job) *archBars {
 	return p
 }
 
-func (p *archBars) Started(j build.Job) {
+func (p *archBars) Started(j builder.Job) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.running[j.Arch] = append(p.running[j.Arch], j.Pkgname)
 	p.label(j.Arch)
 }
 
-func (p *archBars) Finished(o build.Outcome) {
+func (p *archBars) Finished(o builder.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if i := slices.Index(p.running[o.Job.Arch], o.Job.Pkgname); i >= 0 {

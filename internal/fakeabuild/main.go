@@ -1,5 +1,5 @@
 // Command fakeabuild is a stand-in for abuild in the tests with real
-// containers (runner/build, cmd/run) and in `make demo`. internal/standin
+// containers (runner/builder, cmd/run) and in `make demo`. internal/standin
 // builds it static (CGO_ENABLED=0) for each arch and adds it to the Alpine
 // minirootfs as /usr/bin/abuild, with /usr/bin/abuild-keygen a link to it,
 // so that the runner's default prepare and build commands run unchanged.

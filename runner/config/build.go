@@ -12,7 +12,7 @@ import (
 )
 
 // Build configures the build stage: the image builds run in, the commands
-// run inside it, and the limits of each build. Converted to build.Options
+// run inside it, and the limits of each build. Converted to builder.Options
 // by cmd/run.
 type Build struct {
 	// Image is the build image of every arch without an entry in Images:

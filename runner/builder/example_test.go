@@ -1,4 +1,4 @@
-package build_test
+package builder_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/apkfarm/apkfarm/runner/apk"
-	"github.com/apkfarm/apkfarm/runner/build"
+	"github.com/apkfarm/apkfarm/runner/builder"
 	"github.com/apkfarm/apkfarm/runner/executor"
 	"github.com/apkfarm/apkfarm/runner/executor/fake"
 	"github.com/apkfarm/apkfarm/state"
@@ -35,15 +35,15 @@ func ExampleRun() {
 		os.MkdirAll(dir, 0o755)
 		return 0, os.WriteFile(filepath.Join(dir, "hello-1.0-r0.apk"), b, 0o644)
 	}))
-	jobs := []build.Job{{Arch: "x86_64", Pkgname: "hello", Version: "1.0-r0", Dir: aport, Packages: []string{"hello"}}}
-	opts := build.Options{
+	jobs := []builder.Job{{Arch: "x86_64", Pkgname: "hello", Version: "1.0-r0", Dir: aport, Packages: []string{"hello"}}}
+	opts := builder.Options{
 		Image:          "docker.io/library/alpine:edge",
 		StateDir:       filepath.Join(tmp, "state"),
 		PrepareCommand: "true",
 		BuildCommand:   "make-packages",
 		NativeArches:   []string{"x86_64"},
 	}
-	res, err := build.Run(context.Background(), jobs, opts, ex, nil)
+	res, err := builder.Run(context.Background(), jobs, opts, ex, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

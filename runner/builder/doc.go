@@ -1,4 +1,4 @@
-// Package build runs the planned builds: each job in a fresh session of an
+// Package builder runs the planned builds: each job in a fresh session of an
 // executor.Executor (a container per build), in batches per arch, several at
 // a time, with logs, limits and output checks.
 //
@@ -21,4 +21,4 @@
 // <version>-<n>.log as it runs, each line stamped with the time since the
 // attempt began, capped in size, and is gzip-compressed when the attempt
 // ends.
-package build
+package builder

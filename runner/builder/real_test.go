@@ -1,4 +1,4 @@
-package build
+package builder
 
 // The proof with real parts: builds run through runc in the Alpine
 // minirootfs (x86_64 natively, aarch64 under qemu binfmt) plus a layer with
