@@ -8,8 +8,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/apkfarm/apkfarm/internal/safefile"
 )
 
 // Marshal returns the file content of s: indented JSON with sorted keys and
@@ -94,48 +95,8 @@ func Save(path string, s *Status) (changed bool, err error) {
 			}
 		}
 	}
-	if err := WriteFileAtomic(path, b, 0o644); err != nil {
+	if err := safefile.Write(path, b, 0o644); err != nil {
 		return false, fmt.Errorf("write state: %w", err)
 	}
 	return true, nil
-}
-
-// WriteFileAtomic writes b to path through a temporary file in the same
-// directory, fsynced and renamed over path, then fsyncs the directory:
-// readers see the old or the new content, never a part.
-func WriteFileAtomic(path string, b []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
 	"github.com/apkfarm/apkfarm/runner/builder"
 	"github.com/apkfarm/apkfarm/runner/config"
@@ -310,7 +311,7 @@ func linkOrCopy(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	return state.WriteFileAtomic(dst, b, 0o644)
+	return safefile.Write(dst, b, 0o644)
 }
 
 // summary counts what became of the plan.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apk"
 )
 
@@ -72,7 +73,7 @@ func cmdIndex(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err == nil {
 		var signed []byte
 		if signed, err = s.SignIndex(unsigned, *out); err == nil {
-			err = writeFileAtomic(*out, signed, 0o644)
+			err = safefile.Write(*out, signed, 0o644)
 		}
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apk"
 )
 
@@ -92,34 +93,5 @@ func signFile(s *apk.Signer, path string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(target, signed, st.Mode().Perm())
-}
-
-// writeFileAtomic replaces path with b: it writes a temporary file in the
-// same directory, syncs it and renames it over path, so that readers see
-// the old file or the new one, never a part.
-func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return safefile.Write(target, signed, st.Mode().Perm())
 }

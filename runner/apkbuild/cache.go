@@ -13,6 +13,8 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+
+	"github.com/apkfarm/apkfarm/internal/safefile"
 )
 
 // The cache is one index file per tree root in the cache directory,
@@ -137,21 +139,7 @@ func (c *indexCache) save(filtered bool) error {
 		return nil
 	}
 	b := encodeIndex(all)
-	tmp, err := os.CreateTemp(filepath.Dir(c.file), ".index-*")
-	if err != nil {
-		return fmt.Errorf("write cache: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), c.file); err != nil {
-		os.Remove(tmp.Name())
+	if err := safefile.Write(c.file, b, 0o644); err != nil {
 		return fmt.Errorf("write cache: %w", err)
 	}
 	return nil

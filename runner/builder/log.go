@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/apkfarm/apkfarm/internal/safefile"
 )
 
 // maxErrorLines is how many error-looking lines an attempt keeps; each is
@@ -263,32 +265,22 @@ func gzipLog(path string) error {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".gz-*")
+	out, err := safefile.Create(path+".gz", 0o644)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	zw, err := gzip.NewWriterLevel(tmp, gzip.DefaultCompression)
+	zw, err := gzip.NewWriterLevel(out, gzip.DefaultCompression)
+	if err == nil {
+		_, err = io.Copy(zw, in)
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = out.Commit()
+	}
 	if err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := io.Copy(zw, in); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path+".gz"); err != nil {
+		out.Abort()
 		return err
 	}
 	return os.Remove(path)

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apk"
-	"github.com/apkfarm/apkfarm/state"
 )
 
 // maxPackageBytes bounds one .apk read back from a build.
@@ -250,7 +250,7 @@ func stage(stateDir, arch string, outs []output) (rel []string, local []localPkg
 	for _, o := range outs {
 		name := o.pf.Info.Name + "-" + o.pf.Info.Version + ".apk"
 		p := filepath.Join(dir, name)
-		if err := state.WriteFileAtomic(p, o.data, 0o644); err != nil {
+		if err := safefile.Write(p, o.data, 0o644); err != nil {
 			return nil, nil, fmt.Errorf("stage %s: %w", name, err)
 		}
 		rel = append(rel, filepath.ToSlash(filepath.Join("staging", arch, name)))

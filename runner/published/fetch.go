@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/apkfarm/apkfarm/internal/safefile"
 )
 
 // ErrNotFound is wrapped by Fetch when there is no file at the location
@@ -158,30 +160,12 @@ func (f *Fetcher) store(url string, b []byte, m *cacheMeta) {
 	mb, _ := json.Marshal(m)
 	err := os.MkdirAll(f.CacheDir, 0o755)
 	if err == nil {
-		err = writeAtomic(bodyPath, b)
+		err = safefile.Write(bodyPath, b, 0o644)
 	}
 	if err == nil {
-		err = writeAtomic(metaPath, mb)
+		err = safefile.Write(metaPath, mb, 0o644)
 	}
 	if err != nil && f.Logger != nil {
 		f.Logger.Warn("index cache not written; the next run downloads again", "url", url, "err", err)
 	}
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/published/publishedtest"
 )
@@ -45,7 +46,7 @@ func TestPublishedFromDisk(t *testing.T) {
 			path := filepath.Join(dir, string(rune('a'+i)), "APKINDEX.tar.gz")
 			if tt.content != nil {
 				publishedtest.WriteIndex(t, path, nil)
-				if err := writeAtomic(path, tt.content); err != nil {
+				if err := safefile.Write(path, tt.content, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
