@@ -46,6 +46,8 @@ type Status struct {
 	Generated time.Time `json:"generated"`
 	// Arches maps an apk arch to its aports.
 	Arches map[string]*Arch `json:"arches"`
+	// Mirrors maps a mirror's name to what the last pushes to it did.
+	Mirrors map[string]*Mirror `json:"mirrors,omitempty"`
 }
 
 // Arch is one arch's aports, by aport name (the APKBUILD's pkgname).
