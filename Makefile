@@ -6,7 +6,7 @@ PKGS     := ./...
 PURE     := ./runner/apk/... ./runner/apkbuild/... ./runner/plan/... ./state/...
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build test unit race lint fmt vet staticcheck bench deps demo clean
+.PHONY: all build test unit race lint fmt vet staticcheck bench deps deps-apt deps-binfmt deps-go demo clean
 
 all: build
 
@@ -42,20 +42,29 @@ staticcheck:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
-# System packages the tests use: runc and crun (the OCI runtimes of builds;
-# the oci tests run against both), bubblewrap (runs the real apk client from
-# ../shared/alpine), qemu-user-static + binfmt-support
-# (foreign arches), rsync (mirrors), openssl (the abuild-sign pipeline test),
-# strace (proves the APKBUILD evaluator runs and opens nothing).
-# Needs root.
-deps:
+# What the tests use, installed as root: `make deps` runs every deps-*
+# target. Debian packages, one group a line with why:
+APT_PKGS := runc crun                         # the OCI runtimes of builds (tests run against both)
+APT_PKGS += bubblewrap                        # runs the real apk client from ../shared/alpine
+APT_PKGS += qemu-user-static binfmt-support   # foreign arches
+APT_PKGS += rsync                             # mirrors
+APT_PKGS += openssl                           # the abuild-sign pipeline test
+APT_PKGS += strace                            # proves the APKBUILD evaluator runs and opens nothing
+APT_PKGS += ca-certificates git tar gzip
+
+deps: deps-apt deps-binfmt deps-go
+
+deps-apt:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		runc crun bubblewrap rsync qemu-user-static binfmt-support ca-certificates openssl strace git tar gzip
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS)
+
+deps-binfmt: deps-apt
 	@if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then \
 		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true; fi
 	-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1
+
+deps-go:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 
 # A small tree (testdata/demo/tree) planned and built end to end on this
