@@ -40,6 +40,9 @@ type Config struct {
 	State    State    `toml:"state"`
 	Plan     Plan     `toml:"plan"`
 	Build    Build    `toml:"build"`
+
+	// Mirrors are where the finished repository is pushed ([[mirrors]]).
+	Mirrors []Mirror `toml:"mirrors"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -125,6 +128,7 @@ func (c *Config) Validate() error {
 	c.State.validate(&p)
 	c.Plan.validate(&p)
 	c.Build.validate(&p, c.Arches)
+	validateMirrors(&p, c.Mirrors, c.Publish.Dir)
 	if len(p) == 0 {
 		return nil
 	}
