@@ -29,7 +29,9 @@ import (
 // them. --sweep first removes what dead runners
 // left (oci.Sweep). --image also pulls REF for each native arch (a
 // progress bar on a terminal) and runs `true` in a session without
-// network, end to end. Exit 0 when native builds can run, 2 otherwise.
+// network, end to end. With --config, each of its [[mirrors]] is checked
+// too (doctor_mirrors.go). Exit 0 when native builds can run and every
+// mirror is ready, 1 when a mirror is not, 2 when native builds cannot run.
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -51,6 +53,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitTrouble
 	}
 	rt, rtFrom, wd := config.DefaultRuntime, "the default", oci.DefaultWorkDir
+	var mirrors []config.Mirror
 	if *cfgPath != "" {
 		cfg, err := loadConfig(*cfgPath)
 		if err != nil {
@@ -58,6 +61,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return exitTrouble
 		}
 		rt, rtFrom = cfg.Build.Runtime, "build.runtime in "+*cfgPath
+		mirrors = cfg.Mirrors
 		if cfg.Build.WorkDir != "" {
 			wd = cfg.Build.WorkDir
 		}
@@ -79,6 +83,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	r := oci.Inspect(ctx, image.Arches(), opts...)
 	fmt.Fprintf(stdout, "%-11s %s %q, from %s\n", "configured", good, rt, rtFrom)
 	printReport(stdout, r)
+	mirrorsOK := *cfgPath == "" || doctorMirrors(ctx, stdout, mirrors)
 	ready := r.Ready()
 	if ready == nil && *ref != "" {
 		ready = smokeTest(ctx, stdout, stderr, *ref, *cache, r.NativeArchs[0], opts)
@@ -88,6 +93,10 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitTrouble
 	}
 	fmt.Fprintln(stdout, "\nnative builds: ready")
+	if !mirrorsOK {
+		fmt.Fprintln(stdout, "mirrors: NOT ALL READY (see ✗ above)")
+		return exitFailed
+	}
 	return exitOK
 }
 

@@ -16,7 +16,9 @@
 //     sub-path, after the indexes so they never describe packages the
 //     mirror does not have yet; their own stale files go here too;
 //  4. delete: what the repository no longer has (delete only, nothing
-//     sent);
+//     sent); skipped when pass 1, which deletes nothing, found nothing to
+//     delete (--delete --max-delete=0), so that an unchanged repository
+//     costs one walk of the mirror, not two;
 //
 // then each index is read back (through rsync, or over HTTP from the
 // mirror's check_url), checked against the keys and compared with the

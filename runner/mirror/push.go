@@ -27,7 +27,7 @@ const (
 	PassPackages Pass = "packages" // everything but the indexes, nothing deleted
 	PassIndexes  Pass = "indexes"  // the indexes, put in place together
 	PassTrees    Pass = "trees"    // the WithTree directories under their sub-paths
-	PassDelete   Pass = "delete"   // what the repository no longer has
+	PassDelete   Pass = "delete"   // what the repository no longer has; skipped when there is none
 	PassReadBack Pass = "read back"
 )
 
@@ -84,7 +84,10 @@ func WithIndexNames(names ...string) Option {
 
 // WithAfterPass calls f after each pass of each mirror completes, from the
 // goroutine pushing that mirror (progress, and tests that look at a mirror
-// between passes).
+// between passes). Passes that have nothing to do are not run: indexes
+// without indexes, trees without WithTree, delete when pass 1 found
+// nothing to delete; PassReadBack comes only when the mirror reads back
+// right.
 func WithAfterPass(f func(mirror string, p Pass)) Option {
 	return func(o *options) { o.afterPass = f }
 }
@@ -285,9 +288,11 @@ func (o *options) passes(ctx context.Context, s *source, t Target) (int64, error
 	// time), and modes a web server can read whatever the repository's.
 	copies := []string{"-rlt", "--safe-links", "--perms", "--chmod=D755,F644"}
 	var sent int64
+	pending := false // deletions pass 1 found and left to pass 4
 	run := func(p Pass, stdin []byte, args ...string) error {
 		st, err := rsync(ctx, o.rsync, slices.Concat(common, args), stdin)
 		sent += st.BytesSent
+		pending = pending || st.DeletesHeld
 		if err != nil {
 			return &passError{p, err}
 		}
@@ -301,19 +306,23 @@ func (o *options) passes(ctx context.Context, s *source, t Target) (int64, error
 	for _, tr := range s.trees {
 		keepTrees = append(keepTrees, "--exclude=/"+tr.Dest+"/")
 	}
-	var noIndexes []string
-	for _, n := range o.indexNames {
-		noIndexes = append(noIndexes, "--exclude="+n)
+	var noIndexes []string // each index of the repository, by its path
+	var list []byte        // the same, for --files-from
+	for _, ix := range s.indexes {
+		noIndexes = append(noIndexes, "--exclude=/"+escapePattern(ix.rel))
+		list = append(append(list, ix.rel...), 0)
 	}
 	root := t.dest("")
-	if err := run(PassPackages, nil, slices.Concat(copies, keepTrees, noIndexes, []string{s.dir + "/", root})...); err != nil {
+	// --delete --max-delete=0 deletes nothing but says whether there is
+	// anything to delete, so that pass 4, a second walk of both sides, runs
+	// only then. What is excluded here is also kept from
+	// deletion.
+	err := run(PassPackages, nil, slices.Concat(copies, []string{"--delete", "--max-delete=0"}, keepTrees, noIndexes,
+		[]string{s.dir + "/", root})...)
+	if err != nil {
 		return sent, err
 	}
 	if len(s.indexes) > 0 {
-		var list []byte
-		for _, ix := range s.indexes {
-			list = append(append(list, ix.rel...), 0)
-		}
 		// --checksum: an index rewritten within the second it was last
 		// pushed, at the same size, is still sent.
 		err := run(PassIndexes, list, "-lt", "--perms", "--chmod=D755,F644", "--checksum", "--delay-updates",
@@ -329,10 +338,19 @@ func (o *options) passes(ctx context.Context, s *source, t Target) (int64, error
 			return sent, err
 		}
 	}
+	if !pending {
+		return sent, nil
+	}
 	// Delete only: --existing --ignore-existing send nothing.
-	err := run(PassDelete, nil, slices.Concat(copies, []string{"--existing", "--ignore-existing", "--delete"},
+	err = run(PassDelete, nil, slices.Concat(copies, []string{"--existing", "--ignore-existing", "--delete"},
 		keepTrees, []string{s.dir + "/", root})...)
 	return sent, err
+}
+
+// escapePattern makes a path an rsync filter pattern that matches only
+// itself.
+func escapePattern(p string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(p)
 }
 
 // sleep waits d, or less when ctx ends first (then it returns false).

@@ -181,12 +181,12 @@ func TestUnknownHostKey(t *testing.T) {
 	}
 	writeRepo(t, f.repo, f.signer, repoSpec{arches: []string{"x86_64"}, names: names(3, "p"), version: "1-r0"})
 	three := 3
-	for _, kh := range []string{other, empty} {
+	for kh, remedy := range map[string]string{other: "not the one in known_hosts", empty: "not in known_hosts"} {
 		tg := target(t, "ssh", sshd.URL(dir), func(m *config.Mirror) {
 			m.IdentityFile, m.KnownHosts, m.Retries = sshd.IdentityFile, kh, &three
 		})
 		r := Push(context.Background(), f.repo, []Target{tg}, f.keys)[0]
-		wantFailed(t, r, 1, "Host key verification failed", "not in known_hosts")
+		wantFailed(t, r, 1, "Host key verification failed", remedy)
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Errorf("known_hosts %s: the refused mirror was written: %v", filepath.Base(kh), err)
 		}
@@ -263,7 +263,7 @@ func TestLagging(t *testing.T) {
 	tests := []struct {
 		name     string
 		checkURL func(mirror string) string
-		after    func(t *testing.T, mirror string) // after the delete pass, not on the test's goroutine: no Fatal
+		after    func(t *testing.T, mirror string) // after the indexes pass, not on the test's goroutine: no Fatal
 		says     string
 	}{
 		{name: "fresh over http", checkURL: func(m string) string { return serve(t, m) }},
@@ -307,7 +307,7 @@ func TestLagging(t *testing.T) {
 			var opts []Option
 			if tc.after != nil {
 				opts = append(opts, WithAfterPass(func(_ string, p Pass) {
-					if p == PassDelete {
+					if p == PassIndexes {
 						tc.after(t, dir)
 					}
 				}))
@@ -401,6 +401,52 @@ func TestPassOrder(t *testing.T) {
 			t.Errorf("%s: passes %v, want %v", name, seen[name], want)
 		}
 		sameTree(t, name+" status", filepath.Join(dirs[name], "status"), site)
+	}
+}
+
+// TestDeleteOnlyWhenNeeded: an unchanged repository is pushed without the
+// delete pass; a file the repository does not have (a stray, or what a
+// killed push left) brings it back, and goes.
+func TestDeleteOnlyWhenNeeded(t *testing.T) {
+	f := newFixture(t)
+	writeRepo(t, f.repo, f.signer, repoSpec{arches: []string{"x86_64"}, names: names(3, "p"), version: "1-r0"})
+	for _, kind := range []string{"local", "daemon", "ssh"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "mirror")
+			var tg Target
+			switch kind {
+			case "local":
+				tg = target(t, "m", dir, nil)
+			case "daemon":
+				d := mirrortest.StartDaemon(t, mirrortest.DaemonOptions{Dir: dir})
+				tg = target(t, "m", d.URL(), nil)
+			case "ssh":
+				s := mirrortest.StartSSHD(t)
+				tg = target(t, "m", s.URL(dir), func(m *config.Mirror) { m.IdentityFile, m.KnownHosts = s.IdentityFile, s.KnownHosts })
+			}
+			wantOK(t, Push(context.Background(), f.repo, []Target{tg}, f.keys)[0])
+			push := func() []Pass {
+				var passes []Pass
+				wantOK(t, Push(context.Background(), f.repo, []Target{tg}, f.keys, WithAfterPass(func(_ string, p Pass) { passes = append(passes, p) }))[0])
+				return passes
+			}
+			if got, want := fmt.Sprint(push()), fmt.Sprint([]Pass{PassPackages, PassIndexes, PassReadBack}); got != want {
+				t.Errorf("unchanged: passes %s, want %s", got, want)
+			}
+			for _, stray := range []string{"x86_64/.p0000-1-r0.apk.Xy12ab", "x86_64/.~tmp~/APKINDEX.tar.gz", "gone/APKINDEX.tar.gz"} {
+				p := filepath.Join(dir, stray)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte("stray"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := fmt.Sprint(push()), fmt.Sprint([]Pass{PassPackages, PassIndexes, PassDelete, PassReadBack}); got != want {
+					t.Errorf("with %s: passes %s, want %s", stray, got, want)
+				}
+				sameTree(t, "mirror", dir, f.repo)
+			}
+		})
 	}
 }
 

@@ -56,11 +56,13 @@ var remedies = []struct {
 	says, do  string
 	permanent bool
 }{
+	{"has changed and you have requested strict checking", "the mirror's host key is not the one in known_hosts: if the mirror's key really changed, replace its line after checking the new fingerprint; if not, something is in between", true},
 	{"Host key verification failed", "the mirror's host key is not in known_hosts: add it (ssh-keyscan, then check its fingerprint); unknown keys are never accepted", true},
 	{"Permission denied (publickey", "the public key of identity_file is not in the mirror user's authorized_keys", true},
 	{"auth failed on module", "check password_file against the daemon's secrets file and auth users", true},
 	{"is read only", "set `read only = no` for the module in rsyncd.conf", true},
 	{"Unknown module", "the daemon has no such module: check the url against rsyncd.conf", true},
+	{"chdir failed", "the module's path does not exist on the daemon's machine", true},
 	{"Connection refused", "nothing listens there: is the daemon or sshd running?", false},
 	{"command not found", "rsync is not installed on the mirror", true},
 }
@@ -95,7 +97,15 @@ func permanent(err error) bool {
 // stats is what one rsync reported.
 type stats struct {
 	BytesSent int64
+	// DeletesHeld: --max-delete kept rsync from deleting something. A
+	// local rsync says so with exit code 25 and a message; one pushing to
+	// a daemon only with the message, which the daemon relays.
+	DeletesHeld bool
 }
+
+// exitMaxDelete is rsync's exit code when --max-delete held deletions
+// back, and nothing worse happened.
+const exitMaxDelete = 25
 
 const (
 	// waitDelay: after rsync is killed, how long its output pipes may stay
@@ -124,12 +134,14 @@ func rsync(ctx context.Context, program string, args []string, stdin []byte) (st
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
 	st := parseStats(stdout.b.String())
-	if err == nil {
+	st.DeletesHeld = strings.Contains(stderr.b.String(), "--max-delete limit")
+	var ee *exec.ExitError
+	if err == nil || errors.As(err, &ee) && ee.ExitCode() == exitMaxDelete {
+		st.DeletesHeld = st.DeletesHeld || err != nil
 		return st, nil
 	}
 	re := &rsyncError{Code: -1, Stderr: why(stderr.b.String()), Err: err}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.Exited() {
+	if ee != nil && ee.Exited() {
 		re.Code = ee.ExitCode()
 	}
 	return st, re
@@ -168,10 +180,14 @@ func parseStats(out string) stats {
 // why keeps the lines of rsync's stderr that say what went wrong: not its
 // closing "rsync error: ... (code N)" summary, which the exit code says.
 func why(stderr string) string {
+	// ssh's banner around a refused host key says less than its lines
+	// about the key.
+	hostKey := strings.Contains(stderr, "Host key verification failed")
 	var keep []string
 	for _, l := range strings.Split(stderr, "\n") {
 		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "rsync error: ") {
+		if l == "" || strings.HasPrefix(l, "rsync error: ") ||
+			hostKey && !strings.HasPrefix(l, "Offending") && !strings.HasPrefix(l, "Host key") && !strings.Contains(l, "host key is known") {
 			continue
 		}
 		keep = append(keep, l)

@@ -48,7 +48,8 @@ func (d *Daemon) URL() string {
 
 // DaemonOptions configure StartDaemon.
 type DaemonOptions struct {
-	// Dir is the module's directory; empty: a new temporary one.
+	// Dir is the module's directory, made when missing; empty: a new
+	// temporary one.
 	Dir string
 	// ReadOnly leaves the module read only, as rsyncd.conf's default is.
 	ReadOnly bool
@@ -66,8 +67,8 @@ func StartDaemon(t testing.TB, o DaemonOptions) *Daemon {
 	d := &Daemon{Module: "repo", Dir: o.Dir, Log: filepath.Join(tmp, "rsyncd.log")}
 	if d.Dir == "" {
 		d.Dir = filepath.Join(tmp, "module")
-		mkdir(t, d.Dir)
 	}
+	mkdir(t, d.Dir)
 	var conf strings.Builder
 	fmt.Fprintf(&conf, "use chroot = no\nuid = %d\ngid = %d\nlog file = %s\nnumeric ids = yes\n[%s]\n  path = %s\n  read only = %t\n",
 		os.Getuid(), os.Getgid(), d.Log, d.Module, d.Dir, o.ReadOnly)
