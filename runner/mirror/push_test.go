@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,10 +361,13 @@ func TestPassOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex // the hook runs on each mirror's goroutine
 	seen := map[string][]Pass{}
 	hook := func(name string, p Pass) {
 		dir := dirs[name]
+		mu.Lock()
 		seen[name] = append(seen[name], p)
+		mu.Unlock()
 		when := fmt.Sprintf("%s after pass %s", name, p)
 		servesOnlyWhatItHas(t, when, dir, f.keys)
 		idx, _ := os.ReadFile(filepath.Join(dir, "x86_64", indexName))
