@@ -77,6 +77,19 @@ func Create(path string, perm fs.FileMode) (*File, error) {
 // Commit makes the content written so far the content of the path: mode,
 // fsync, close, rename over the path, fsync of the directory.
 func (f *File) Commit() error {
+	if err := f.CommitNoDirSync(); err != nil {
+		return err
+	}
+	if err := SyncDir(filepath.Dir(f.path)); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// CommitNoDirSync is Commit without the fsync of the directory: for many
+// files written into one directory, each committed this way and the
+// directory synced once with SyncDir before anything depends on them.
+func (f *File) CommitNoDirSync() error {
 	if f.done {
 		return fmt.Errorf("commit %s: already committed or aborted", f.path)
 	}
@@ -94,9 +107,6 @@ func (f *File) Commit() error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", f.path, err)
-	}
-	if err := SyncDir(filepath.Dir(f.path)); err != nil {
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	return nil

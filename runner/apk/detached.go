@@ -218,3 +218,18 @@ var emptyDataMember = func() []byte {
 	zw.Close()
 	return b.Bytes()
 }()
+
+// SignatureNames returns the entry names of the signature members at the
+// start of b (".SIGN.RSA256.me.rsa.pub"), in order; nil when b is
+// unsigned or unreadable.
+func SignatureNames(b []byte) []string {
+	l, err := parseLayout(b)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(l.sigs))
+	for i, s := range l.sigs {
+		out[i] = s.entry
+	}
+	return out
+}
