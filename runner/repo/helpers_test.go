@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -230,4 +231,17 @@ func names(added []Added) string {
 		out = append(out, fmt.Sprintf("%s=%s", a.Name, a.Version))
 	}
 	return strings.Join(out, " ")
+}
+
+func keyringOf(s signer.Signer) *apk.Keyring {
+	kr := apk.NewKeyring("test")
+	for _, pk := range s.PublicKeys() {
+		kr.Add(pk.Name, pk.Key)
+	}
+	return kr
+}
+
+func hashOf(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:8]
 }

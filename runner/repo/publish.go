@@ -336,11 +336,16 @@ func (r Repository) promote(ctx context.Context, w *archWork, opts Options) erro
 			if _, err = f.Write(o.data); err != nil {
 				f.Abort()
 			} else {
-				err = f.CommitNoDirSync()
+				err = f.CommitUnsynced()
 			}
 		}
 		errs[i] = err
 	})
+	// One syncfs for the batch, then the directory: the packages are
+	// durable before the journal and the index that name them.
+	if err := safefile.SyncFS(dir); err != nil {
+		return fmt.Errorf("publish %s: %w", arch, err)
+	}
 	if err := safefile.SyncDir(dir); err != nil {
 		return fmt.Errorf("publish %s: %w", arch, err)
 	}

@@ -1,13 +1,18 @@
 package repo
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apkfarm/apkfarm/internal/alpinetest"
 
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/signer"
@@ -171,4 +176,43 @@ type failingSigner struct{ signer.Signer }
 
 func (failingSigner) Sign(_ context.Context, kind, name string, _ []byte) ([]apk.Signature, error) {
 	return nil, errors.New("sign " + kind + " " + name + ": signer unreachable")
+}
+
+// TestPublishFullDisk: a disk that fills up during promotion is that
+// arch's error naming the file; the index stays as it was, no temporary
+// file is left, and the repository stays consistent.
+func TestPublishFullDisk(t *testing.T) {
+	alpinetest.RequireRoot(t)
+	f := newFixture(t)
+	small := filepath.Join(t.TempDir(), "small")
+	os.MkdirAll(small, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", small).CombinedOutput(); err != nil {
+		alpinetest.SkipOrFail(t, "mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", small).Run() })
+	f.repo.Dir = small
+	f.publish(Request{Arch: "x86_64", Packages: f.stage("x86_64", pkg(t, "hello", "1.0-r0", "x86_64", "hello", ""))})
+	before, _ := os.ReadFile(f.repo.IndexPath("x86_64"))
+	noise := make([]byte, 1<<20)
+	rand.Read(noise)
+	res, err := f.repo.Publish(context.Background(), []Request{{Arch: "x86_64",
+		Packages: f.stage("x86_64", pkg(t, "big", "1-r0", "x86_64", "big", string(noise)))}}, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Arches[0]
+	if a.Error == "" || !strings.Contains(a.Error, "big-1-r0.apk") || !strings.Contains(a.Error, "no space left") {
+		t.Fatalf("arch error %q, want the full disk naming the file", a.Error)
+	}
+	after, _ := os.ReadFile(f.repo.IndexPath("x86_64"))
+	if !bytes.Equal(before, after) {
+		t.Error("the index changed")
+	}
+	ents, _ := os.ReadDir(f.repo.ArchDir("x86_64"))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+	f.checkConsistent("x86_64")
 }
