@@ -89,13 +89,23 @@ func ParseMirrorURL(s string) (MirrorURL, error) {
 	switch {
 	case s == "":
 		return MirrorURL{}, fmt.Errorf("missing: a local path, rsync://host/module/path or user@host:path")
+	case strings.IndexFunc(s, isControl) >= 0:
+		return MirrorURL{}, fmt.Errorf("%q: control characters are not allowed", s)
 	case strings.HasPrefix(s, "rsync://"), strings.HasPrefix(s, "ssh://"):
 		return parseMirrorNetURL(s)
-	case strings.Contains(s, "://"):
+	}
+	m := scpLikeRE.FindStringSubmatch(s)
+	if m == nil && strings.Contains(s, "://") {
 		return MirrorURL{}, fmt.Errorf("%q: unknown scheme: use a local path, rsync://host/module/path or user@host:path", s)
 	}
-	if m := scpLikeRE.FindStringSubmatch(s); m != nil {
+	if m != nil {
 		host := strings.Trim(m[2], "[]")
+		if !validHost(host) {
+			return MirrorURL{}, fmt.Errorf("%q: bad host %q", s, m[2])
+		}
+		if !userRE.MatchString(m[1]) {
+			return MirrorURL{}, fmt.Errorf("%q: bad user name %q", s, m[1])
+		}
 		if m[3] == "" {
 			return MirrorURL{}, fmt.Errorf("%q: no path after the colon: name the directory, e.g. %s:/srv/mirror", s, m[1]+"@"+m[2])
 		}
@@ -121,9 +131,12 @@ func parseMirrorNetURL(s string) (MirrorURL, error) {
 			return MirrorURL{}, fmt.Errorf("%q has a password: secrets never go in the configuration, use password_file", redact(u))
 		}
 		m.User = u.User.Username()
+		if !userRE.MatchString(m.User) {
+			return MirrorURL{}, fmt.Errorf("%q: bad user name %q", s, m.User)
+		}
 	}
-	if m.Host == "" {
-		return MirrorURL{}, fmt.Errorf("%q: no host", s)
+	if !validHost(m.Host) {
+		return MirrorURL{}, fmt.Errorf("%q: bad or missing host", s)
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
@@ -136,6 +149,9 @@ func parseMirrorNetURL(s string) (MirrorURL, error) {
 		return MirrorURL{}, fmt.Errorf("%q: a query or fragment has no meaning here", s)
 	}
 	p := strings.Trim(u.Path, "/")
+	if strings.IndexFunc(p, isControl) >= 0 {
+		return MirrorURL{}, fmt.Errorf("%q: control characters are not allowed", s)
+	}
 	switch {
 	case m.Kind == MirrorRsync && p == "":
 		return MirrorURL{}, fmt.Errorf("%q: no module: write rsync://%s/MODULE[/path]", s, u.Host)
@@ -194,6 +210,9 @@ func (m MirrorURL) String() string {
 		}
 		return user + hostport + ":" + m.Path
 	}
+	if !filepath.IsAbs(m.Path) {
+		return "./" + m.Path // never read as host:path
+	}
 	return m.Path
 }
 
@@ -229,8 +248,13 @@ func validateMirrors(p *Problems, ms []Mirror, repo string) {
 			p.Addf(key("url"), "%q is also the url of mirrors[%d]", m.URL, j)
 		}
 		urls[u.String()] = i
-		if u.Kind == MirrorLocal && repo != "" && filepath.Clean(repo) == u.Path {
-			p.Addf(key("url"), "%q is publish.dir itself: a mirror is another copy", m.URL)
+		if u.Kind == MirrorLocal && repo != "" {
+			switch r := filepath.Clean(repo); {
+			case r == u.Path:
+				p.Addf(key("url"), "%q is publish.dir itself: a mirror is another copy", m.URL)
+			case within(u.Path, r), within(r, u.Path):
+				p.Addf(key("url"), "%q and publish.dir %q are inside one another: a push would copy the repository into itself or delete it", m.URL, repo)
+			}
 		}
 		if u.Kind == MirrorSSH {
 			if m.IdentityFile == "" {
@@ -283,4 +307,26 @@ func validateMirrors(p *Problems, ms []Mirror, repo string) {
 			}
 		}
 	}
+}
+
+// within says whether path a is below directory b (both cleaned, and
+// both absolute or both relative).
+func within(a, b string) bool {
+	rel, err := filepath.Rel(b, a)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../") && filepath.IsAbs(a) == filepath.IsAbs(b)
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+var userRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$`)
+
+// validHost accepts a host name, an IPv4 address or an IPv6 address
+// (without brackets).
+func validHost(h string) bool {
+	if strings.Contains(h, ":") {
+		return net.ParseIP(h) != nil
+	}
+	return hostnameRE.MatchString(h)
 }

@@ -17,8 +17,9 @@ func TestParseMirrorURL(t *testing.T) {
 		err      string
 	}{
 		{name: "absolute path", in: "/srv/mirror/", want: MirrorURL{Kind: MirrorLocal, Path: "/srv/mirror"}, str: "/srv/mirror"},
-		{name: "relative path", in: "./mirror", want: MirrorURL{Kind: MirrorLocal, Path: "mirror"}, str: "mirror"},
-		{name: "relative path with colon after slash", in: "a/b:c", want: MirrorURL{Kind: MirrorLocal, Path: "a/b:c"}},
+		{name: "relative path", in: "mirror", want: MirrorURL{Kind: MirrorLocal, Path: "mirror"}, str: "./mirror"},
+		{name: "relative path with colon after slash", in: "a/b:c", want: MirrorURL{Kind: MirrorLocal, Path: "a/b:c"}, str: "./a/b:c"},
+		{name: "relative path with colon", in: "./a:b", want: MirrorURL{Kind: MirrorLocal, Path: "a:b"}},
 		{name: "daemon", in: "rsync://m.example.org/apkfarm/edge", want: MirrorURL{Kind: MirrorRsync, Host: "m.example.org", Path: "apkfarm/edge"}},
 		{name: "daemon user port", in: "rsync://bob@127.0.0.1:8873/repo", want: MirrorURL{Kind: MirrorRsync, User: "bob", Host: "127.0.0.1", Port: 8873, Path: "repo"}},
 		{name: "daemon ipv6", in: "rsync://[::1]:8873/repo", want: MirrorURL{Kind: MirrorRsync, Host: "::1", Port: 8873, Path: "repo"}},
@@ -82,6 +83,9 @@ func TestValidateMirrors(t *testing.T) {
 		}},
 		{name: "same url", ms: []Mirror{{Name: "a", URL: "/srv/a/"}, {Name: "b", URL: "/srv/a"}}, want: []string{`mirrors.b.url: "/srv/a" is also the url of mirrors[0]`}},
 		{name: "publish dir", ms: []Mirror{{Name: "a", URL: "/srv/repo/"}}, want: []string{`mirrors.a.url: "/srv/repo/" is publish.dir`}},
+		{name: "inside publish dir", ms: []Mirror{{Name: "a", URL: "/srv/repo/mirror"}, {Name: "b", URL: "/srv"}, {Name: "c", URL: "/srv/repository"}}, want: []string{
+			`mirrors.a.url: "/srv/repo/mirror" and publish.dir "/srv/repo" are inside one another`, `mirrors.b.url: "/srv" and publish.dir`,
+		}},
 		{name: "bad url", ms: []Mirror{{Name: "a", URL: "ftp://x/y"}}, want: []string{`mirrors.a.url: "ftp://x/y": unknown scheme`}},
 		{name: "ssh needs keys", ms: []Mirror{{Name: "a", URL: "u@h:/srv"}}, want: []string{`mirrors.a.identity_file: missing`, `mirrors.a.known_hosts: missing`}},
 		{name: "keys only for ssh", ms: []Mirror{{Name: "a", URL: "/srv/a", IdentityFile: "/k", KnownHosts: "/kh", PasswordFile: "/p"}}, want: []string{
@@ -155,4 +159,22 @@ func TestExampleMirrors(t *testing.T) {
 			t.Errorf("the [[mirrors]] examples do not show key %q", key)
 		}
 	}
+}
+
+// FuzzParseMirrorURL: any string is a mirror URL or an error, never a
+// panic, and a parsed URL written back parses to the same thing.
+func FuzzParseMirrorURL(f *testing.F) {
+	for _, s := range []string{"/srv/m", "rsync://u@h:873/m/p", "u@h:p", "ssh://u@[::1]:22/x", "a/b:c", "rsync://[::1/x", "u@[::1]:/p"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseMirrorURL(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseMirrorURL(u.String())
+		if err != nil || back != u {
+			t.Fatalf("%q parsed to %+v, written back as %q, which parses to %+v, %v", s, u, u.String(), back, err)
+		}
+	})
 }

@@ -63,6 +63,7 @@ var remedies = []struct {
 	{"is read only", "set `read only = no` for the module in rsyncd.conf", true},
 	{"Unknown module", "the daemon has no such module: check the url against rsyncd.conf", true},
 	{"chdir failed", "the module's path does not exist on the daemon's machine", true},
+	{"password file must not be other-accessible", "chmod 600 the password_file", true},
 	{"Connection refused", "nothing listens there: is the daemon or sshd running?", false},
 	{"command not found", "rsync is not installed on the mirror", true},
 }
