@@ -18,7 +18,7 @@
 //	GET  /healthz              the last run, its age, whether one is running
 //
 // The token is compared in constant time; bodies are capped; every answer
-// is a small JSON object. docs/operations.md shows how to run it under
+// of these three is a small JSON object. docs/operations.md shows how to run it under
 // systemd.
 //
 // ParsePush, the reader of GitLab's push event, is fuzzed (FuzzParsePush);

@@ -3,6 +3,7 @@ package trigger
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/apkfarm/apkfarm/state"
@@ -90,5 +91,25 @@ func TestStopIdle(t *testing.T) {
 	h.served <- nil
 	if err := h.s.Serve(context.Background()); err == nil {
 		t.Error("second Serve: no error")
+	}
+}
+
+// TestListenerFails: when the listener dies, Serve stops (the run under
+// way finishing, as on_stop says) and returns the listener's error.
+func TestListenerFails(t *testing.T) {
+	fr := newFakeRun()
+	h := serve(t, listenOptions(t), fr.run, nil)
+	h.post("/hook/run", testToken, nil)
+	recv(t, fr.started, "run")
+	h.s.ln.Close()
+	recv(t, h.stopped, "the stopping point")
+	fr.release <- struct{}{}
+	err := recv(t, h.served, "Serve's return")
+	if err == nil || !strings.Contains(err.Error(), "serve http on 127.0.0.1:") {
+		t.Errorf("Serve = %v, want the listener's error", err)
+	}
+	h.served <- nil
+	if n := h.log.count("stop: the listener failed"); n != 1 {
+		t.Errorf("failure logged %d times, want 1", n)
 	}
 }

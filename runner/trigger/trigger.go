@@ -177,7 +177,8 @@ func (p *pending) request() Request {
 }
 
 // New checks opts, reads the token file and binds the listener, so that a
-// bad flag or file is an error before anything runs.
+// bad flag or file is an error before anything runs. Call Serve next: it
+// closes the listener when it returns.
 func New(opts Options, run RunFunc) (*Server, error) {
 	if run == nil {
 		return nil, errors.New("new trigger server: no RunFunc")
@@ -296,7 +297,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	stopSchedule()
 	<-schedDone
-	if s.ln != nil && err == nil {
+	switch {
+	case s.ln != nil && err != nil:
+		s.http.Close()
+	case s.ln != nil:
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 		if e := s.http.Shutdown(sctx); e != nil {
 			s.log.Warn("stop: requests still in flight after the grace period: closed", "err", e)
