@@ -41,6 +41,7 @@ type Config struct {
 	Plan     Plan     `toml:"plan"`
 	Build    Build    `toml:"build"`
 	Signer   Signer   `toml:"signer"`
+	Trigger  Trigger  `toml:"trigger"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -56,6 +57,8 @@ func Default() Config {
 			Duration(time.Hour), Duration(6 * time.Hour), Duration(24 * time.Hour),
 		}},
 		Build: defaultBuild(),
+
+		Trigger: defaultTrigger(),
 	}
 }
 
@@ -129,6 +132,7 @@ func (c *Config) Validate() error {
 	c.Plan.validate(&p)
 	c.Build.validate(&p, c.Arches)
 	c.Signer.validate(&p)
+	c.Trigger.validate(&p)
 	if len(p) == 0 {
 		return nil
 	}
