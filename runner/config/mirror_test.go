@@ -131,6 +131,9 @@ func TestExampleMirrors(t *testing.T) {
 	var doc strings.Builder
 	doc.WriteString("[source]\npath = \"/srv/pmaports\"\n[publish]\ndir = \"/srv/repo\"\n[[mirrors]]\n")
 	for _, l := range strings.Split(block, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			break // the examples end at the next key or table
+		}
 		l = strings.TrimPrefix(strings.TrimPrefix(l, "#"), " ")
 		if !strings.HasPrefix(l, "#") {
 			doc.WriteString(l + "\n")
