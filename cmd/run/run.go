@@ -61,6 +61,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var why listFlag
 	fs.Var(&why, "why", "instead of the plan, say per arch what happens to these packages and why")
 	verbose := fs.Bool("v", false, "log progress to stderr")
+	every := fs.String("every", "", "stay up and run on this cron schedule (\"*/15 * * * *\"); runs never overlap")
+	listen := fs.String("listen", "", "stay up and serve POST /hook/gitlab, POST /hook/run and GET /healthz on this address")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: run [--dry-run [--json] | --no-publish] [--config FILE] [--only PKG[,PKG]] [--with-deps] [--arch ARCH[,ARCH]] [--why PKG[,PKG]] [-v]")
 		fmt.Fprintln(stderr, "Without --dry-run or --no-publish, one whole run: plan, build, sign, publish (README: exit codes).")
@@ -100,6 +102,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitTrouble
 	}
 	opts := runOptions{only: only, withDeps: *withDeps, arches: arches, noPublish: *noPublish, trigger: manualOrTimer(stdout)}
+	if planOnly && (*every != "" || *listen != "") {
+		fmt.Fprintln(stderr, "run: --every and --listen make runs; --dry-run and --why only plan: give one of them")
+		return exitTrouble
+	}
+	if *every == "" && *listen == "" {
+		*every, *listen = cfg.Trigger.Every, cfg.Trigger.Listen
+	}
+	if !planOnly && (*every != "" || *listen != "") {
+		return serve(ctx, *configPath, cfg, opts, *every, *listen, stdout, stderr)
+	}
 	if !planOnly {
 		return pass(ctx, cfg, opts, stdout, stderr, logger)
 	}
