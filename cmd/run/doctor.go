@@ -29,9 +29,11 @@ import (
 // them. --sweep first removes what dead runners
 // left (oci.Sweep). --image also pulls REF for each native arch (a
 // progress bar on a terminal) and runs `true` in a session without
-// network, end to end. With --config, each of its [[mirrors]] is checked
-// too (doctor_mirrors.go). Exit 0 when native builds can run and every
-// mirror is ready, 1 when a mirror is not, 2 when native builds cannot run.
+// network, end to end. With --config, what publishing needs is checked
+// (checkPublish), and each of its [[mirrors]] (doctor_mirrors.go). Exit 0
+// when native builds can run and publishing and every mirror are ready; 1
+// when only a mirror is not; 2 when native builds or publishing cannot
+// work.
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -53,15 +55,15 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitTrouble
 	}
 	rt, rtFrom, wd := config.DefaultRuntime, "the default", oci.DefaultWorkDir
-	var mirrors []config.Mirror
+	var cfg *config.Config
 	if *cfgPath != "" {
-		cfg, err := loadConfig(*cfgPath)
+		var err error
+		cfg, err = loadConfig(*cfgPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "run doctor: %v\n", err)
 			return exitTrouble
 		}
 		rt, rtFrom = cfg.Build.Runtime, "build.runtime in "+*cfgPath
-		mirrors = cfg.Mirrors
 		if cfg.Build.WorkDir != "" {
 			wd = cfg.Build.WorkDir
 		}
@@ -83,16 +85,25 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	r := oci.Inspect(ctx, image.Arches(), opts...)
 	fmt.Fprintf(stdout, "%-11s %s %q, from %s\n", "configured", good, rt, rtFrom)
 	printReport(stdout, r)
-	mirrorsOK := *cfgPath == "" || doctorMirrors(ctx, stdout, mirrors)
 	ready := r.Ready()
 	if ready == nil && *ref != "" {
 		ready = smokeTest(ctx, stdout, stderr, *ref, *cache, r.NativeArchs[0], opts)
 	}
+	publishOK := true
+	if cfg != nil {
+		fmt.Fprintln(stdout)
+		publishOK = checkPublish(ctx, stdout, cfg)
+	}
+	mirrorsOK := cfg == nil || doctorMirrors(ctx, stdout, cfg.Mirrors)
 	if ready != nil {
 		fmt.Fprintf(stdout, "\nnative builds: NOT READY\n%v\n", ready)
 		return exitTrouble
 	}
 	fmt.Fprintln(stdout, "\nnative builds: ready")
+	if !publishOK {
+		fmt.Fprintln(stdout, "publishing: NOT READY (see ✗ above)")
+		return exitTrouble
+	}
 	if !mirrorsOK {
 		fmt.Fprintln(stdout, "mirrors: NOT ALL READY (see ✗ above)")
 		return exitFailed

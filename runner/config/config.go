@@ -42,6 +42,8 @@ type Config struct {
 	Build    Build    `toml:"build"`
 	Signer   Signer   `toml:"signer"`
 	Trigger  Trigger  `toml:"trigger"`
+	// Channels are staging repositories built on top of the main one.
+	Channels []Channel `toml:"channels"`
 
 	// Mirrors are where the finished repository is pushed ([[mirrors]]).
 	Mirrors []Mirror `toml:"mirrors"`
@@ -136,6 +138,7 @@ func (c *Config) Validate() error {
 	c.Build.validate(&p, c.Arches)
 	c.Signer.validate(&p)
 	c.Trigger.validate(&p)
+	c.ValidateChannels(&p)
 	validateMirrors(&p, c.Mirrors, c.Publish.Dir)
 	if len(p) == 0 {
 		return nil

@@ -49,7 +49,7 @@ func tomlKeys(t reflect.Type, prefix string) []string {
 			continue
 		}
 		if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct {
-			out = append(out, tomlKeys(f.Type.Elem(), name+".")...)
+			out = append(out, tomlKeys(f.Type.Elem(), name+".")...) // an array of tables: its keys
 			continue
 		}
 		out = append(out, name)
