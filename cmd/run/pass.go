@@ -22,6 +22,7 @@ import (
 	"github.com/apkfarm/apkfarm/runner/config"
 	"github.com/apkfarm/apkfarm/runner/executor/oci"
 	"github.com/apkfarm/apkfarm/runner/image"
+	"github.com/apkfarm/apkfarm/runner/mirror"
 	"github.com/apkfarm/apkfarm/runner/plan"
 	"github.com/apkfarm/apkfarm/runner/record"
 	"github.com/apkfarm/apkfarm/runner/repo"
@@ -157,8 +158,15 @@ func (p *passRun) run(ctx context.Context) int {
 		if err != nil {
 			return p.finish(ctx, prev, exitTrouble, err)
 		}
-		if cfg.Publish.Grace == 0 {
-			p.logger.Debug("publish.grace is 0s: old files are deleted at once")
+		if len(cfg.Mirrors) > 0 && ctx.Err() == nil {
+			p.live(state.Live{Stage: "mirror"})
+			root := cfg.Publish.Dir
+			if p.opts.base != nil {
+				root = p.opts.base.dir // a channel lives inside the main repository: push it all
+			}
+			if p.mirrors, err = pushMirrors(ctx, cfg, root, r.Keys, p.logger); err != nil {
+				return p.finish(ctx, prev, exitTrouble, err)
+			}
 		}
 	} else {
 		fmt.Fprintln(p.stdout, "\n--no-publish: nothing was signed or published")
@@ -265,6 +273,13 @@ func (p *passRun) writeSummary(s record.Summary) {
 	}
 	for _, f := range s.Failures {
 		fmt.Fprintf(&b, "  %s\n", f)
+	}
+	for _, m := range p.mirrors {
+		if m.OK {
+			fmt.Fprintf(&b, "mirror %s: ok (%d bytes sent, %s)\n", m.Name, m.BytesSent, m.End.Sub(m.Start).Round(time.Millisecond))
+		} else {
+			fmt.Fprintf(&b, "mirror %s: FAILED: %s\n", m.Name, m.Error)
+		}
 	}
 	fmt.Fprintf(&b, "logs: %s; state: %s; run: %s\n", filepath.Join(p.cfg.State.Dir, "logs"),
 		filepath.Join(p.cfg.State.Dir, state.FileName), state.RunPath(p.cfg.State.Dir, p.id))
@@ -494,6 +509,25 @@ func publishRequests(cfg *config.Config, pl *plan.Plan, res *builder.Result, cop
 		reqs = append(reqs, req)
 	}
 	return reqs
+}
+
+// pushMirrors pushes the repository at root to every configured mirror at
+// once; a failing mirror is a result, not an error (the error is for
+// mirrors the configuration cannot describe).
+func pushMirrors(ctx context.Context, cfg *config.Config, root string, keys *apk.Keyring, logger *slog.Logger) ([]state.MirrorResult, error) {
+	targets, err := mirror.Targets(cfg.Mirrors)
+	if err != nil {
+		return nil, fmt.Errorf("mirrors: %w", err)
+	}
+	res := mirror.Push(ctx, root, targets, keys, mirror.WithLogger(logger))
+	for _, m := range res {
+		if m.OK {
+			logger.Info("mirror pushed", "mirror", m.Name, "bytes_sent", m.BytesSent, "duration", m.End.Sub(m.Start).Round(time.Millisecond))
+		} else {
+			logger.Error("mirror failed", "mirror", m.Name, "err", m.Error, "lagging", m.Lagging)
+		}
+	}
+	return res, nil
 }
 
 // openSigner starts the configured signer.
