@@ -4,7 +4,9 @@
 // Writes are atomic and durable: the content goes to a temporary file in
 // the target's directory, which is fsynced, renamed over the target, and
 // the directory fsynced, so a reader (or a run after a crash) sees the old
-// content or the new, never a part of either.
+// content or the new, never a part of either. WriteUnsynced is the one
+// exception, for derived files made again on demand (the static site):
+// atomic without the fsyncs, made durable at the end by one SyncFS.
 //
 // Reads refuse anything but a regular file (a FIFO, a device, a socket or
 // a directory where a file is expected), without blocking on it, and cap
@@ -20,6 +22,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Write writes b to path atomically and durably with mode perm, making
@@ -203,4 +207,48 @@ func Kind(m fs.FileMode) string {
 	default:
 		return "irregular file"
 	}
+}
+
+// WriteUnsynced writes b to path atomically but not durably: a temporary
+// file beside it renamed over it, with no fsync. A reader sees the old
+// content or the new, never a part; a crash may lose the write. It is for
+// derived files that are made again on demand (the static site, tens of
+// thousands of files): call SyncFS once when all are written instead of
+// paying two fsyncs a file.
+func WriteUnsynced(path string, b []byte, perm fs.FileMode) error {
+	f, err := Create(path, perm)
+	if err != nil {
+		return err
+	}
+	f.done = true
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// SyncFS flushes the whole filesystem that holds dir to disk (syncfs(2)):
+// one call makes every earlier WriteUnsynced there durable.
+func SyncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("sync filesystem of %s: %w", dir, err)
+	}
+	return nil
 }
