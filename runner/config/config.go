@@ -40,6 +40,7 @@ type Config struct {
 	State    State    `toml:"state"`
 	Plan     Plan     `toml:"plan"`
 	Build    Build    `toml:"build"`
+	Site     Site     `toml:"site"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -53,6 +54,7 @@ func Default() Config {
 			Duration(time.Hour), Duration(6 * time.Hour), Duration(24 * time.Hour),
 		}},
 		Build: defaultBuild(),
+		Site:  defaultSite(),
 	}
 }
 
@@ -125,6 +127,7 @@ func (c *Config) Validate() error {
 	c.State.validate(&p)
 	c.Plan.validate(&p)
 	c.Build.validate(&p, c.Arches)
+	c.Site.validate(&p)
 	if len(p) == 0 {
 		return nil
 	}
