@@ -132,39 +132,76 @@ func peakHeap(f func()) float64 {
 	return float64(peak.Load()) / (1 << 20)
 }
 
+// cpuTime is the user and system CPU time of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func maxRSSMiB() float64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return float64(ru.Maxrss) / 1024
 }
 
+// benchOut is where the benchmarks render: $APKFARM_BENCH_OUT (to compare
+// filesystems, e.g. /dev/shm), else a temporary directory.
+func benchOut(b *testing.B) string {
+	if d := os.Getenv("APKFARM_BENCH_OUT"); d != "" {
+		out, err := os.MkdirTemp(d, "site-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(out) })
+		return filepath.Join(out, "site")
+	}
+	return filepath.Join(b.TempDir(), "site")
+}
+
 // BenchmarkRenderFull renders the whole site into an empty directory:
 // 16,000 aport entries, 10,000 log pages and their raw copies.
 func BenchmarkRenderFull(b *testing.B) {
 	dir := benchState(b)
-	out := filepath.Join(b.TempDir(), "site")
+	out := benchOut(b)
 	var peak float64
+	var cpu time.Duration
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
 		os.RemoveAll(out)
 		b.StartTimer()
+		c0 := cpuTime()
 		peak = max(peak, peakHeap(func() {
 			st, err := Render(context.Background(), Options{StateDir: dir, Out: out, Now: time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)})
 			if err != nil || st.Logs != benchAttempts {
 				b.Fatalf("%+v, %v", st, err)
 			}
 		}))
+		cpu += cpuTime() - c0
 	}
 	b.ReportMetric(peak, "peak-heap-MiB")
 	b.ReportMetric(maxRSSMiB(), "max-RSS-MiB")
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkRenderOneChanged renders the site again after one package
 // changed (a new attempt with its log), as `run` does after a small run.
+//
+// "memory": the state is passed in Options.Status, as `run` does; "disk":
+// status.json is parsed, as `site` does.
 func BenchmarkRenderOneChanged(b *testing.B) {
 	dir := benchState(b)
-	out := filepath.Join(b.TempDir(), "site")
+	b.Run("memory", func(b *testing.B) { benchOneChanged(b, dir, true) })
+	b.Run("disk", func(b *testing.B) { benchOneChanged(b, dir, false) })
+}
+
+// benchChanges numbers the changes of benchOneChanged, so that every one
+// is a new version with a new log.
+var benchChanges int
+
+func benchOneChanged(b *testing.B, dir string, inMemory bool) {
+	out := benchOut(b)
 	opt := Options{StateDir: dir, Out: out, Now: time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)}
 	if _, err := Render(context.Background(), opt); err != nil {
 		b.Fatal(err)
@@ -175,13 +212,17 @@ func BenchmarkRenderOneChanged(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	logSrc, _ := os.ReadFile(filepath.Join(dir, st.Aport("x86_64", "pkg0000").Attempts[0].Log))
+	logSrc, err := os.ReadFile(filepath.Join(dir, st.Aport("aarch64", "pkg0000").Attempts[0].Log))
+	if err != nil {
+		b.Fatal(err)
+	}
 	var peak float64
-	n := 0
+	var cpu time.Duration
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
-		n++
+		benchChanges++
+		n := benchChanges
 		a := st.Aport("x86_64", "pkg0100")
 		start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute)
 		log := fmt.Sprintf("logs/x86_64/pkg0100/1.%d-r0-1.log.gz", n)
@@ -195,13 +236,19 @@ func BenchmarkRenderOneChanged(b *testing.B) {
 		if _, err := state.Save(path, st); err != nil {
 			b.Fatal(err)
 		}
+		if inMemory {
+			opt.Status = st
+		}
 		b.StartTimer()
+		c0 := cpuTime()
 		peak = max(peak, peakHeap(func() {
 			rs, err := Render(context.Background(), opt)
 			if err != nil || rs.Logs != 1 {
 				b.Fatalf("%+v, %v", rs, err)
 			}
 		}))
+		cpu += cpuTime() - c0
 	}
 	b.ReportMetric(peak, "peak-heap-MiB")
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 }

@@ -60,17 +60,18 @@ func (r *renderer) logJobs() []job {
 				if r.logs[at.Log] {
 					continue
 				}
+				// A log is immutable: once its page and copy are made
+				// with these templates, it is not looked at again.
+				if same && r.w.kept(page) && r.w.kept(raw) {
+					r.logs[at.Log] = true
+					r.w.countLog(true)
+					continue
+				}
 				fi, err := os.Lstat(filepath.Join(r.opt.StateDir, at.Log))
 				if err != nil || !fi.Mode().IsRegular() {
 					continue // pruned, or the run has not compressed it yet
 				}
 				r.logs[at.Log] = true
-				if same && r.w.exists(page) && r.w.exists(raw) {
-					r.w.keep(page)
-					r.w.keep(raw)
-					r.w.countLog(true)
-					continue
-				}
 				src := logSource{arch: arch, pkg: name, at: at, page: page, raw: raw}
 				jobs = append(jobs, func() error { return r.logPage(src) })
 			}
@@ -132,7 +133,7 @@ func (r *renderer) logPage(src logSource) error {
 	if err := r.exec(src.page, "log.html", title, "", v, false); err != nil {
 		return err
 	}
-	if err := r.w.put(src.raw, raw); err != nil {
+	if err := r.w.link(src.raw, path, int64(len(raw))); err != nil {
 		return err
 	}
 	r.w.countLog(false)

@@ -79,9 +79,13 @@ func load(opt Options) (*model, error) {
 		}
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	st, err := state.Unmarshal(raw)
-	if err != nil {
-		return nil, fmt.Errorf("read state: %s: %w", path, err)
+	st := opt.Status
+	if st == nil {
+		if st, err = state.Unmarshal(raw); err != nil {
+			return nil, fmt.Errorf("read state: %s: %w", path, err)
+		}
+	} else if err := st.Check(); err != nil {
+		return nil, fmt.Errorf("render site: the state given: %w", err)
 	}
 	m := &model{st: st, raw: raw, pkgs: map[string]*pkg{}}
 	m.index()

@@ -21,6 +21,11 @@ import (
 type Options struct {
 	// StateDir holds status.json, runs/, live.json and logs/. Required.
 	StateDir string
+	// Status, when set, is the state as the caller has it in memory (the
+	// run that just saved it), used instead of parsing status.json again;
+	// it must be what status.json holds. The site's copy of status.json
+	// is always the file.
+	Status *state.Status
 	// Out is the output directory, made when missing. Required.
 	Out string
 	// Title names the site; empty means "apkfarm".
@@ -107,10 +112,10 @@ func Render(ctx context.Context, opt Options) (Stats, error) {
 		return w.stats(), err
 	}
 	removed, err := w.finish(r.manifestHeader())
-	if err != nil {
-		return w.stats(), err
-	}
 	st := w.stats()
+	if err != nil {
+		return st, err
+	}
 	st.Removed = removed
 	if st.Written > 0 || removed > 0 {
 		if err := safefile.SyncFS(opt.Out); err != nil {

@@ -30,7 +30,15 @@ type templates struct {
 	// logHash identifies what log pages look like (layout and log
 	// template): log pages rendered with another are rendered again.
 	logHash string
+	// hash identifies each page template with the layout and the
+	// renderer's version.
+	hash map[string]string
 }
+
+// renderVersion changes whenever the Go side of rendering changes what a
+// page looks like (a template function, a view's fields), so that the
+// pages of an earlier render are rendered again.
+const renderVersion = 1
 
 // readOverlay reads name from dir when dir has it, else from the embedded
 // subdirectory sub.
@@ -68,7 +76,7 @@ func loadTemplates(dir string) (*templates, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse template layout.html: %w", err)
 	}
-	t := &templates{pages: map[string]*template.Template{}}
+	t := &templates{pages: map[string]*template.Template{}, hash: map[string]string{}}
 	for _, name := range pageTemplates {
 		src, err := readOverlay(dir, "templates", name)
 		if err != nil {
@@ -79,6 +87,8 @@ func loadTemplates(dir string) (*templates, error) {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
 		}
 		t.pages[name] = pt
+		sum := sha256.Sum256(fmt.Appendf(nil, "%d\x00%s\x00%s", renderVersion, layout, src))
+		t.hash[name] = hex.EncodeToString(sum[:])
 		if name == "log.html" {
 			h := sha256.New()
 			fmt.Fprintf(h, "%d\x00%s\x00%s", logFormat, layout, src)

@@ -209,18 +209,24 @@ func Kind(m fs.FileMode) string {
 	}
 }
 
-// WriteUnsynced writes b to path atomically but not durably: a temporary
+// WriteUnsynced writes b to path atomically but not durably (making the
+// directory when missing): a temporary
 // file beside it renamed over it, with no fsync. A reader sees the old
 // content or the new, never a part; a crash may lose the write. It is for
 // derived files that are made again on demand (the static site, tens of
 // thousands of files): call SyncFS once when all are written instead of
 // paying two fsyncs a file.
 func WriteUnsynced(path string, b []byte, perm fs.FileMode) error {
-	f, err := Create(path, perm)
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+		}
+	}
 	if err != nil {
 		return err
 	}
-	f.done = true
 	tmp := f.Name()
 	_, err = f.Write(b)
 	if err == nil {
