@@ -266,7 +266,13 @@ func writeLine(w *bytes.Buffer, a *ansi, n int, line []byte, isErr bool) {
 	line = bytes.TrimRight(line, "\n")
 	line = bytes.TrimSuffix(line, []byte("\r"))
 	if i := bytes.LastIndexByte(line, '\r'); i >= 0 {
-		line = line[i+1:] // what a terminal shows after carriage returns
+		// What a terminal shows after carriage returns: the last part,
+		// after the runner's time stamp.
+		if n := stampLen(line); n > 0 && i >= n {
+			line = append(line[:n:n], line[i+1:]...)
+		} else {
+			line = line[i+1:]
+		}
 	}
 	if len(line) > maxLineShow {
 		line = line[:maxLineShow]
@@ -325,6 +331,21 @@ func writeLine(w *bytes.Buffer, a *ansi, n int, line []byte, isErr bool) {
 	}
 	a.close(w)
 	w.WriteString("</span>")
+}
+
+// stampLen is the length of the runner's "[mm:ss] " at the start of a
+// log line, 0 when there is none.
+func stampLen(line []byte) int {
+	end := bytes.Index(line, []byte("] "))
+	if len(line) < 8 || line[0] != '[' || end < 3 || end > 12 {
+		return 0
+	}
+	for _, c := range line[1:end] {
+		if (c < '0' || c > '9') && c != ':' {
+			return 0
+		}
+	}
+	return end + 2
 }
 
 // ansi tracks the SGR state (colour, bold) of a log across lines.

@@ -28,7 +28,8 @@ type runArchView struct {
 	state.RunArch
 	Built, Failed int
 	Lanes         []lane
-	Batches       []mark
+	// BatchEnds mark where each batch's last build ended.
+	BatchEnds []mark
 }
 
 type lane struct {
@@ -86,7 +87,7 @@ func (r *renderer) runPage(run *state.Run) error {
 	pos := func(t time.Time) float64 { return 100 * float64(t.Sub(t0)) / float64(span) }
 	step := tickStep(span)
 	for d := time.Duration(0); d <= span; d += step {
-		v.Ticks = append(v.Ticks, tick{Style: cssLeft(pos(t0.Add(d))), Label: "+" + human(d)})
+		v.Ticks = append(v.Ticks, tick{Style: cssLeft(pos(t0.Add(d))), Label: tickLabel(d)})
 	}
 	var rows []buildRow
 	for _, ra := range run.Arches {
@@ -140,7 +141,7 @@ func (r *renderer) runPage(run *state.Run) error {
 			av.Lanes = append(av.Lanes, *lanes[slot])
 		}
 		for _, batch := range sortedInts(batchEnd) {
-			av.Batches = append(av.Batches, mark{Style: cssLeft(pos(batchEnd[batch])), Label: "batch " + strconv.Itoa(batch) + " done"})
+			av.BatchEnds = append(av.BatchEnds, mark{Style: cssLeft(pos(batchEnd[batch])), Label: "batch " + strconv.Itoa(batch) + " done"})
 		}
 		v.Arches = append(v.Arches, av)
 	}
@@ -152,6 +153,21 @@ func (r *renderer) runPage(run *state.Run) error {
 		v.Mirrors = append(v.Mirrors, mirrorRun{MirrorResult: mr, Duration: human(mr.End.Sub(mr.Start))})
 	}
 	return r.exec(runPath(run.ID), "run.html", "Run "+run.ID, "history", v, true)
+}
+
+// tickLabel writes an offset on the time axis: +30s, +5m, +2h, +1h30m.
+func tickLabel(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d%time.Hour == 0:
+		return "+" + strconv.Itoa(int(d/time.Hour)) + "h"
+	case d >= time.Hour:
+		return "+" + strconv.Itoa(int(d/time.Hour)) + "h" + strconv.Itoa(int(d%time.Hour/time.Minute)) + "m"
+	case d%time.Minute == 0:
+		return "+" + strconv.Itoa(int(d/time.Minute)) + "m"
+	}
+	return "+" + human(d)
 }
 
 // tickStep picks an axis step giving 4 to 12 ticks.

@@ -183,7 +183,7 @@ func TestLogRendersInert(t *testing.T) {
 		"</pre><h1>not a heading</h1><pre>",
 		"red bold yellow 256-colour cursor moves dropped",
 		"invalid UTF-8: \uFFFD\uFFFD\uFFFD end; valid: grüß ✓",
-		"progress 100%",
+		"[00:04] progress 100%",
 		"control chars: NUL BEL BS DEL and  OSC dropped",
 		`entities stay text: &amp; &lt;b&gt; "quoted"`,
 	} {
