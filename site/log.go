@@ -117,8 +117,10 @@ func (r *renderer) logPage(src logSource) error {
 	v := logView{Pkg: src.pkg, PkgPage: pkgPath(src.pkg), Arch: src.arch, Version: src.at.Version, Class: src.at.Class,
 		Raw: src.raw, N: attemptNumber(src.at.Log), ExitCode: src.at.ExitCode, Start: src.at.Start, End: src.at.End,
 		DurationMS: src.at.DurationMS, RawBytes: int64(len(raw))}
-	var buf bytes.Buffer
-	res, err := renderLog(&buf, in, src.at.ErrorLines)
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	res, err := renderLog(buf, in, src.at.ErrorLines)
 	if err != nil {
 		r.opt.Logger.Warn("log unreadable past a point; shown up to it", "log", path, "err", err)
 		res.truncated = true

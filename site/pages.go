@@ -47,16 +47,21 @@ func (r *renderer) exec(rel, name, title, nav string, data any, withPages bool) 
 			p.Site.Pages = append(p.Site.Pages, navLink{mp.Slug, mp.Title})
 		}
 	}
-	in, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("render %s: %w", rel, err)
-	}
-	h := sha256.New()
-	h.Write([]byte(r.tpl.hash[name]))
-	h.Write(in)
-	key := "k:" + hex.EncodeToString(h.Sum(nil)[:12])
-	if r.w.keepIf(rel, key) {
-		return nil
+	if name == "log.html" {
+		// Log pages are immutable: logJobs decides, by the manifest's
+		// header, whether to render them.
+		r.w.keepIf(rel, "log")
+	} else {
+		in, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("render %s: %w", rel, err)
+		}
+		h := sha256.New()
+		h.Write([]byte(r.tpl.hash[name]))
+		h.Write(in)
+		if r.w.keepIf(rel, "k:"+hex.EncodeToString(h.Sum(nil)[:12])) {
+			return nil
+		}
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
