@@ -53,6 +53,7 @@ APT_PKGS += openssh-server openssh-client     # mirror tests push through an ssh
 APT_PKGS += openssl                           # the abuild-sign pipeline test
 APT_PKGS += strace                            # proves the APKBUILD evaluator runs and opens nothing
 APT_PKGS += ca-certificates git tar gzip
+APT_PKGS += chromium fonts-dejavu-core        # the site's browser test (headless, file://) and its screenshots
 
 deps: deps-apt deps-binfmt deps-go
 

@@ -47,6 +47,7 @@ type Config struct {
 
 	// Mirrors are where the finished repository is pushed ([[mirrors]]).
 	Mirrors []Mirror `toml:"mirrors"`
+	Site    Site     `toml:"site"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -64,6 +65,7 @@ func Default() Config {
 		Build: defaultBuild(),
 
 		Trigger: defaultTrigger(),
+		Site:    defaultSite(),
 	}
 }
 
@@ -140,6 +142,7 @@ func (c *Config) Validate() error {
 	c.Trigger.validate(&p)
 	c.ValidateChannels(&p)
 	validateMirrors(&p, c.Mirrors, c.Publish.Dir)
+	c.Site.validate(&p)
 	if len(p) == 0 {
 		return nil
 	}
