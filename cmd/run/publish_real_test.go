@@ -208,6 +208,13 @@ func TestRealRunPublish(t *testing.T) {
 	if m := st.Mirrors["daemon"]; m == nil || m.LastSuccess.IsZero() || m.Error != "" {
 		t.Errorf("state of mirror daemon: %+v", m)
 	}
+	// The status site is rendered and on every mirror, under status/.
+	for _, f := range []string{filepath.Join(r.stateDir, "site", "index.html"), filepath.Join(mirrorDir, "status", "index.html"),
+		filepath.Join(daemon.Dir, "status", "failed.json"), filepath.Join(r.stateDir, "site", "pkg", "hello.html")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("site: %v", err)
+		}
+	}
 
 	// 2. Nothing to do: no build, the index untouched.
 	before, _ := os.ReadFile(rp.IndexPath(arch))

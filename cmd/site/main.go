@@ -90,7 +90,7 @@ func runSite(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	start := time.Now()
-	opt := Options(cfg.Site, *stateDir, logger)
+	opt := site.FromConfig(cfg.Site, *stateDir, logger)
 	st, err := site.Render(ctx, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "site: %v\n", err)
@@ -99,22 +99,4 @@ func runSite(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger.Info("site rendered", "out", opt.Out, "files", st.Files, "written", st.Written, "removed", st.Removed,
 		"logs_rendered", st.Logs, "logs_kept", st.LogsKept, "took", time.Since(start).Round(time.Millisecond))
 	return 0
-}
-
-// Options maps the [site] configuration to the renderer's options (cmd/run
-// does the same at the end of a run).
-func Options(c config.Site, stateDir string, logger *slog.Logger) site.Options {
-	return site.Options{
-		StateDir:     stateDir,
-		Out:          c.OutDir(stateDir),
-		Title:        c.Title,
-		BaseURL:      c.BaseURL,
-		ForgeURL:     c.ForgeURL,
-		ContentDir:   c.ContentDir,
-		TemplatesDir: c.TemplatesDir,
-		StaticDir:    c.StaticDir,
-		History:      c.History,
-		StaleAfter:   time.Duration(c.StaleAfter),
-		Logger:       logger,
-	}
 }

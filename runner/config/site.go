@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -33,10 +34,18 @@ type Site struct {
 	// StaleAfter is how old the last completed run may be before the
 	// overview warns; "0s" turns the warning off.
 	StaleAfter Duration `toml:"stale_after"`
+	// MirrorPath is the sub-path every mirror serves the site under,
+	// pushed after the repository's indexes; "" pushes no site.
+	MirrorPath string `toml:"mirror_path"`
+	// Render turns the render at the end of each run off (false).
+	Render *bool `toml:"render"`
 }
 
+// Renders says whether `run` renders the site at the end of each run.
+func (s *Site) Renders() bool { return s.Render == nil || *s.Render }
+
 func defaultSite() Site {
-	return Site{Title: "apkfarm", History: 50, StaleAfter: Duration(48 * time.Hour)}
+	return Site{Title: "apkfarm", History: 50, StaleAfter: Duration(48 * time.Hour), MirrorPath: "status"}
 }
 
 // OutDir is where the site goes for a state directory.
@@ -81,5 +90,8 @@ func (s *Site) validate(p *Problems) {
 	}
 	if s.StaleAfter < 0 {
 		p.Addf("site.stale_after", "%s is negative (\"0s\" turns the warning off)", s.StaleAfter)
+	}
+	if m := s.MirrorPath; m != "" && (strings.ContainsAny(m, "/\\\x00") || m == "." || m == ".." || slices.Contains(KnownArches, m) || m == "keys") {
+		p.Addf("site.mirror_path", "%q: want one path component that is no arch and not keys, e.g. \"status\"", m)
 	}
 }
