@@ -7,7 +7,7 @@ PURE     := ./runner/apk/... ./runner/apkbuild/... ./runner/plan/... ./state/...
 PURE     += ./runner/trigger/...   # schedule and hooks: real HTTP on 127.0.0.1, no containers
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build test unit race lint fmt vet staticcheck bench deps deps-apt deps-binfmt deps-go demo clean
+.PHONY: all build test unit race lint fmt vet staticcheck bench deps deps-apt deps-binfmt deps-go demo demo-clean clean
 
 all: build
 
@@ -70,13 +70,18 @@ deps-binfmt: deps-apt
 deps-go:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 
-# A small tree (testdata/demo/tree) planned and built end to end on this
-# machine with `run --no-publish`: runc containers of the Alpine minirootfs
-# from ../shared/alpine plus a stand-in abuild; then the packages are shown,
-# signed, indexed and verified. Root, offline, after `make deps`. README.md
-# says what it shows.
+# The whole job on this machine, offline (internal/demo, configs/demo.toml):
+# eight aports of testdata/demo/tree built in runc containers for x86_64 and,
+# under qemu, aarch64; signed with a fresh key; published; pushed to a
+# directory and an rsync daemon on 127.0.0.1; rendered into the status site;
+# installed from with the real apk; then a second run with nothing to do.
+# Root, after `make deps`. Everything is in /var/tmp/apkfarm-demo.
 demo: build
-	$(GO) run ./internal/demo -run $(BIN)/run
+	$(GO) run ./internal/demo -run $(BIN)/run -config configs/demo.toml
+
+demo-clean:
+	$(GO) run ./internal/demo -clean
+	rm -rf /var/tmp/apkfarm/sessions
 
 clean:
 	rm -rf $(BIN)
