@@ -620,3 +620,20 @@ func TestOverrides(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderAfterWriteLive: a render after the run ended (no live.json)
+// replaces the live.js a run wrote in between, though the previous render
+// wrote the same "no run" live.js: the manifest cannot vouch for it.
+func TestRenderAfterWriteLive(t *testing.T) {
+	stateDir := fixtureState(t)
+	os.Remove(filepath.Join(stateDir, state.LiveFile))
+	opt := fixtureOptions(t, stateDir)
+	render(t, opt)
+	if err := WriteLive(opt.Out, &state.Live{RunID: "20261122T130000Z", Stage: "publish"}); err != nil {
+		t.Fatal(err)
+	}
+	render(t, opt)
+	if b, _ := os.ReadFile(filepath.Join(opt.Out, "live.js")); string(b) != "window.apkfarmLive = null;\n" {
+		t.Errorf("live.js after the run = %q, want null", b)
+	}
+}
