@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -185,6 +186,13 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// inflated counts the bytes the readers inflated.
+var inflated atomic.Int64
+
+// InflatedBytes returns how many bytes the readers of this package have
+// inflated since the process started: a figure for tests and metrics.
+func InflatedBytes() int64 { return inflated.Load() }
+
 // source is a file being read: where its bytes are and its size.
 type source struct {
 	r    io.ReaderAt
@@ -250,6 +258,7 @@ func (g *gzStream) pos() int64 { return g.start + g.cr.n - int64(g.br.Buffered()
 func (g *gzStream) Read(p []byte) (int, error) {
 	for {
 		n, err := g.zr.Read(p)
+		inflated.Add(int64(n))
 		if err == io.EOF && g.multi && g.pos() < g.src.size {
 			g.member, g.at = g.member+1, g.pos()
 			if err := g.zr.Reset(g.br); err != nil {
@@ -401,10 +410,10 @@ func (s *source) readHead(lim Limits, kind bool) (*head, error) {
 }
 
 // firstEntry returns the name of the first tar entry of the gzip member
-// at off (the file's member n), inflating no more than its header (and
-// at most limit).
+// at off (the file's member n), inflating no more than its header and
+// reading at most limit bytes of either kind.
 func (s *source) firstEntry(off int64, n int, limit int64) (string, error) {
-	g, err := s.stream(off, n, 0, "", nil, false)
+	g, err := s.stream(off, n, limit, "member's first tar header", nil, false)
 	if err != nil {
 		return "", err
 	}
