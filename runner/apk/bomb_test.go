@@ -68,7 +68,10 @@ func TestBombs(t *testing.T) {
 		{"data member inflates to 5 GiB", append(ctlFor("pkgname = x\npkgver = 1-r0\n"), dataBomb...),
 			readPkg(Limits{Data: 256 << 20}), ErrTooLarge, "data member inflates to more than 256 MiB", 256<<20 + 1<<20},
 		{"signed package, data bomb against its datahash", signedBomb,
-			func(r io.ReaderAt, size int64) error { _, err := keys.ReadPackage(r, size, "x.apk", Limits{}); return err },
+			func(r io.ReaderAt, size int64) error {
+				_, err := keys.ReadPackage(r, size, "x.apk", Limits{})
+				return err
+			},
 			ErrDataHash, "data hash mismatch", 64 << 10},
 		{"too many signature members", append(bytes.Clone(sigs), goodCtl...),
 			readPkg(Limits{}), nil, "more than 16 signature members", 64 << 10},
@@ -79,7 +82,10 @@ func TestBombs(t *testing.T) {
 		{"index with another entry of 5 GiB", memtest.GzipBomb(bombHeader("README", huge), huge),
 			readIdx, ErrTooLarge, "index inflates to more than 64 MiB", 64<<20 + 64<<10},
 		{"unsigned index bomb, verified", records,
-			func(r io.ReaderAt, size int64) error { _, err := keys.ReadIndex(r, size, "APKINDEX.tar.gz", Limits{}); return err },
+			func(r io.ReaderAt, size int64) error {
+				_, err := keys.ReadIndex(r, size, "APKINDEX.tar.gz", Limits{})
+				return err
+			},
 			ErrNoSignature, "no signature", 64 << 10},
 		{"index bomb signed by an unknown key", append(arcSig(t, ".SIGN.RSA256.stranger.rsa.pub"), records...),
 			func(r io.ReaderAt, size int64) error { return keys.VerifyAt(r, size, "APKINDEX.tar.gz", Limits{}) },
