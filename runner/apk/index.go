@@ -29,8 +29,9 @@ const MaxIndexLine = 128<<10 - 1
 // unknown lowercase field is kept in Extra, in order (apk ignores those). An
 // unknown uppercase field is an error: apk 2.14 marks a package carrying one
 // uninstallable ("This apk-tools is OLD!"), so an index holding one is not
-// something we republish. A record without P: is an error naming the line
-// the record starts on.
+// something we republish. A record without P: or V: is an error naming the
+// line the record starts on: apk cannot install a package without a
+// version, and the planner could not compare it.
 //
 // What it reads and the records it holds count against
 // DefaultLimits.Index (see Limits): more is an error wrapping ErrTooLarge.
@@ -68,6 +69,9 @@ func parseIndex(r io.Reader, name string, b *budget) ([]*Package, error) {
 		}
 		if p.Name == "" {
 			return fmt.Errorf("%s:%d: record without P: field", name, fields[0].line)
+		}
+		if p.Version == "" {
+			return fmt.Errorf("%s:%d: record of %q without V: field", name, fields[0].line, p.Name)
 		}
 		if err := b.take(IndexRecordCost + indexListCost*int64(len(p.Depends)+len(p.Provides)+len(p.InstallIf))); err != nil {
 			return fmt.Errorf("%s:%d: %w", name, fields[0].line, err)
