@@ -4,6 +4,7 @@
 package memtest
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
@@ -187,4 +188,15 @@ func gf2Square(square, mat *[32]uint32) {
 	for n := range square {
 		square[n] = gf2Times(mat, mat[n])
 	}
+}
+
+// TarHeader returns the tar header block of a regular file name of size
+// bytes, for a bomb's prefix.
+func TarHeader(name string, size int64) []byte {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
 }

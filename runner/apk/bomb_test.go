@@ -50,6 +50,10 @@ func TestBombs(t *testing.T) {
 	keys := sigTestKeyring(t, 0)
 	// An index of records of 16 bytes each, inflating to 5 GiB.
 	records := memtest.GzipFill(bombHeader("APKINDEX", huge), []byte("P:a\nV:1\n\n\n\n\n\n\n\n\n"[:16]), huge)
+	signedRecords, err := signOver(s, records, records)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sigs := bytes.Repeat(arcSig(t, ".SIGN.RSA.k.rsa.pub"), maxSignatures+1)
 	for _, tc := range []struct {
 		name     string
@@ -87,6 +91,9 @@ func TestBombs(t *testing.T) {
 				return err
 			},
 			ErrNoSignature, "no signature", 64 << 10},
+		{"index bomb signed by a trusted key", signedRecords,
+			func(r io.ReaderAt, size int64) error { _, err := keys.ReadIndex(r, size, "APKINDEX.tar.gz", Limits{}); return err },
+			ErrTooLarge, "index inflates to more than 64 MiB", 64 << 20},
 		{"index bomb signed by an unknown key", append(arcSig(t, ".SIGN.RSA256.stranger.rsa.pub"), records...),
 			func(r io.ReaderAt, size int64) error { return keys.VerifyAt(r, size, "APKINDEX.tar.gz", Limits{}) },
 			ErrUnknownKey, "stranger.rsa.pub", 64 << 10},
