@@ -41,8 +41,9 @@ func ParseIndex(r io.Reader, name string) ([]*Package, error) {
 }
 
 // indexFieldCost counts each field line against Limits.Index beyond its
-// text: where it is in the record while it is read, or its Extra entry.
-const indexFieldCost = 64
+// text while its record is read (where it is in the record), and after
+// for the fields kept in Extra.
+const indexFieldCost = 32
 
 // parseIndex is ParseIndex charging each record and field to b (the text
 // itself is charged by the caller's capped reader).
@@ -73,6 +74,8 @@ func parseIndex(r io.Reader, name string, b *budget) ([]*Package, error) {
 		if p.Version == "" {
 			return fmt.Errorf("%s:%d: record of %q without V: field", name, fields[0].line, p.Name)
 		}
+		// The field list is reused for the next record; Extra stays.
+		b.take(-indexFieldCost * int64(len(fields)-len(p.Extra)))
 		if err := b.take(IndexRecordCost + indexListCost*int64(len(p.Depends)+len(p.Provides)+len(p.InstallIf))); err != nil {
 			return fmt.Errorf("%s:%d: %w", name, fields[0].line, err)
 		}

@@ -31,7 +31,7 @@ type Limits struct {
 	// Index bounds an index archive: its inflated bytes, plus for each
 	// record of APKINDEX the memory its parsed form takes beyond its text
 	// (IndexRecordCost, and 16 bytes per dependency, provide and
-	// install_if). It is thus a bound on the memory of a parsed index.
+	// install_if, and 32 per field kept in Extra). It is thus a bound on the memory of a parsed index.
 	// Alpine's largest index (community) costs about 25 MB.
 	Index int64
 	// Data bounds the inflated data member of a package. It is streamed,
