@@ -10,7 +10,10 @@ package executor
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"path"
+	"strings"
 )
 
 // Executor is a place builds can run.
@@ -50,6 +53,41 @@ type Spec struct {
 	Image    string // image reference ("docker.io/library/alpine:edge") or a local source
 	Hostname string
 	Limits   Limits
+	// Mounts are host directories the sandbox sees, read-only unless
+	// Writable (a backend without a shared disk refuses them in Start).
+	Mounts []Mount
+}
+
+// Mount makes a host directory visible inside a sandbox.
+type Mount struct {
+	Source   string // absolute path on the host
+	Target   string // absolute path inside the sandbox, not "/"
+	Writable bool
+}
+
+// CheckMounts reports the first mount a backend must refuse: a relative
+// or root target, a relative source, a target twice, or a target under a
+// system directory the sandbox makes itself (/proc, /dev, /sys).
+func CheckMounts(ms []Mount) error {
+	seen := map[string]bool{}
+	for _, m := range ms {
+		t := path.Clean(m.Target)
+		switch {
+		case !path.IsAbs(m.Source) || !path.IsAbs(m.Target):
+			return fmt.Errorf("mount %q on %q: paths must be absolute", m.Source, m.Target)
+		case t == "/":
+			return fmt.Errorf("mount %q on /: not allowed", m.Source)
+		case seen[t]:
+			return fmt.Errorf("mount target %q given twice", t)
+		}
+		for _, sys := range []string{"/proc", "/dev", "/sys"} {
+			if t == sys || strings.HasPrefix(t, sys+"/") {
+				return fmt.Errorf("mount %q on %q: %s belongs to the sandbox", m.Source, t, sys)
+			}
+		}
+		seen[t] = true
+	}
+	return nil
 }
 
 // Limits bound a sandbox's resources. Zero means no limit.

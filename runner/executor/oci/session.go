@@ -79,7 +79,7 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	bundle := filepath.Join(s.dir, "exec-"+strconv.Itoa(n))
 	cfg, err := buildSpec(specInput{
 		Root: s.root, Hostname: s.spec.Hostname, Req: req, Limits: s.spec.Limits,
-		Cgroups: s.e.cgroups, CgroupPath: "apkfarm/" + name, CgroupNS: s.e.cgroupNS,
+		Cgroups: s.e.cgroups, CgroupPath: "apkfarm/" + name, CgroupNS: s.e.cgroupNS, Mounts: s.spec.Mounts,
 	})
 	if err != nil {
 		return -1, fmt.Errorf("exec %q: %w", req.Argv, err)

@@ -62,6 +62,7 @@ type specInput struct {
 	Cgroups    Cgroups
 	CgroupPath string // relative: runc nests it under its own cgroup
 	CgroupNS   bool
+	Mounts     []executor.Mount
 }
 
 // parseUser reads "uid:gid" ("" is root).
@@ -148,6 +149,13 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 			},
 		},
+	}
+	for _, m := range in.Mounts {
+		opts := []string{"rbind", "nosuid", "nodev", "ro"}
+		if m.Writable {
+			opts = opts[:3]
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: path.Clean(m.Target), Type: "bind", Source: m.Source, Options: opts})
 	}
 	if in.CgroupNS {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
