@@ -51,29 +51,28 @@ type Unsigned struct {
 // the datahash of its .PKGINFO, and it must have one; an index must read),
 // and returns what a signer must sign. name is used in errors.
 func PrepareSigning(b []byte, name string) (*Unsigned, error) {
-	l, err := parseLayout(b)
+	src := &source{bytes.NewReader(b), int64(len(b))}
+	h, err := src.readHead(DefaultLimits, true)
 	if err != nil {
 		return nil, fmt.Errorf("prepare signing %q: %w", name, err)
 	}
-	switch l.kind {
+	switch h.kind {
 	case kindPackage:
-		if l.dataHash == nil {
-			return nil, fmt.Errorf("prepare signing %q: no datahash in .PKGINFO; rebuild it with a current abuild", name)
-		}
-		if err := l.checkDataHash(b); err != nil {
+		pf, err := readPackage(src, DefaultLimits, nil, h)
+		if err != nil {
 			return nil, fmt.Errorf("prepare signing %q: %w", name, err)
 		}
-		pf, err := ReadPackageFile(b[l.bodyStart:], name)
-		if err != nil {
-			return nil, fmt.Errorf("prepare signing: %w", err)
+		if pf.Info.DataHash == "" {
+			return nil, fmt.Errorf("prepare signing %q: no datahash in .PKGINFO; rebuild it with a current abuild", name)
 		}
-		return &Unsigned{Kind: KindPackage, Signed: b[l.bodyStart:l.controlEnd], Body: b[l.bodyStart:], Package: pf}, nil
+		pf.Name = name
+		return &Unsigned{Kind: KindPackage, Signed: b[pf.ControlOffset:pf.DataOffset], Body: b[pf.ControlOffset:], Package: pf}, nil
 	case kindIndex:
-		idx, err := ReadIndexArchive(b[l.bodyStart:], name)
+		idx, err := readIndexBody(src, h, name, DefaultLimits)
 		if err != nil {
 			return nil, fmt.Errorf("prepare signing: %w", err)
 		}
-		return &Unsigned{Kind: KindIndex, Signed: b[l.bodyStart:], Body: b[l.bodyStart:], Index: idx}, nil
+		return &Unsigned{Kind: KindIndex, Signed: b[h.bodyStart:], Body: b[h.bodyStart:], Index: idx}, nil
 	}
 	return nil, fmt.Errorf("prepare signing %q: neither a package nor an index", name)
 }
@@ -145,19 +144,21 @@ func CheckSignable(kind string, b []byte) (*SignableInfo, error) {
 		if len(b) > MaxControlBytes {
 			return nil, fmt.Errorf("control member of %d bytes: more than %d", len(b), MaxControlBytes)
 		}
-		l, err := parseLayout(append(b[:len(b):len(b)], emptyDataMember...))
+		src := &source{bytes.NewReader(b), int64(len(b))}
+		lim := Limits{Control: MaxControlBytes}.withDefaults()
+		h, err := src.readHead(lim, true)
 		if err != nil {
 			return nil, fmt.Errorf("not a control member: %w", err)
 		}
-		if l.kind != kindPackage || len(l.sigs) > 0 || l.controlEnd != len(b) {
+		if h.kind != kindPackage || len(h.sigs) > 0 {
 			return nil, errors.New("not a control member: want one gzip member of a tar starting with .PKGINFO")
 		}
-		t, _, err := gunzipHead(b)
+		t, end, err := src.inflateAll(0, 1, MaxControlBytes, "control member")
 		if err != nil {
 			return nil, fmt.Errorf("not a control member: %w", err)
 		}
-		if len(t) > MaxControlBytes {
-			return nil, fmt.Errorf("control member decompresses to more than %d bytes", MaxControlBytes)
+		if end != src.size {
+			return nil, errors.New("not a control member: want one gzip member of a tar starting with .PKGINFO")
 		}
 		items, err := tarReadAll(bytes.NewReader(t), func(name string) bool { return name == ".PKGINFO" })
 		if err != nil {
@@ -183,11 +184,15 @@ func CheckSignable(kind string, b []byte) (*SignableInfo, error) {
 		}
 		return &SignableInfo{Kind: kind, Name: info.Name, Version: info.Version, Origin: info.Origin, Arch: info.Arch}, nil
 	case KindIndex:
-		l, err := parseLayout(b)
+		src := &source{bytes.NewReader(b), int64(len(b))}
+		h, err := src.readHead(DefaultLimits, true)
 		if err != nil {
 			return nil, fmt.Errorf("not an index: %w", err)
 		}
-		if l.kind != kindIndex || len(l.sigs) > 0 {
+		if h.kind != kindIndex {
+			return nil, fmt.Errorf("not an index: %s (first entry %q)", h.kind, h.firstName)
+		}
+		if len(h.sigs) > 0 {
 			return nil, errors.New("not an unsigned index")
 		}
 		idx, err := ReadIndexArchive(b, "index")
@@ -209,26 +214,16 @@ type SignableInfo struct {
 	Packages int
 }
 
-// emptyDataMember is a gzip member of an empty tar stream (two zero
-// blocks): parseLayout wants a data member after the control member.
-var emptyDataMember = func() []byte {
-	var b bytes.Buffer
-	zw, _ := gzipWriter(&b, 1)
-	zw.Write(make([]byte, 1024))
-	zw.Close()
-	return b.Bytes()
-}()
-
 // SignatureNames returns the entry names of the signature members at the
 // start of b (".SIGN.RSA256.me.rsa.pub"), in order; nil when b is
 // unsigned or unreadable.
 func SignatureNames(b []byte) []string {
-	l, err := parseLayout(b)
+	h, err := (&source{bytes.NewReader(b), int64(len(b))}).readHead(DefaultLimits, true)
 	if err != nil {
 		return nil
 	}
-	out := make([]string, len(l.sigs))
-	for i, s := range l.sigs {
+	out := make([]string, len(h.sigs))
+	for i, s := range h.sigs {
 		out[i] = s.entry
 	}
 	return out
