@@ -48,6 +48,9 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 		return fail(err)
 	}
 	defer unlock()
+	if err := state.Preflight(cfg.State.Dir); err != nil {
+		return fail(err)
+	}
 	start := now().UTC()
 	p, aports, err := planTree(ctx, cfg, opts, logger)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
 	"github.com/apkfarm/apkfarm/runner/config"
@@ -236,7 +237,8 @@ func planTree(ctx context.Context, cfg *config.Config, opts runOptions, logger *
 			Include: cfg.Source.Include, Exclude: cfg.Source.Exclude, CacheDir: cache, Jobs: cfg.Jobs, Logger: logger})
 	}()
 	fetcher := &published.Fetcher{Timeout: time.Duration(cfg.HTTPTimeout),
-		CacheDir: filepath.Join(cfg.State.Dir, "cache", "indexes"), Logger: logger}
+		CacheDir: filepath.Join(cfg.State.Dir, "cache", "indexes"), Logger: logger,
+		Limits: apk.Limits{Index: int64(cfg.MaxIndexSize)}}
 	for _, arch := range arches {
 		wg.Add(1)
 		go func() {
@@ -259,7 +261,9 @@ func planTree(ctx context.Context, cfg *config.Config, opts runOptions, logger *
 		logger.Warn("duplicate package name in the tree", "duplicate", d.String())
 	}
 	in.Aports = scan.Aports
-	in.Failures = failures(cfg.State.Dir, logger)
+	if in.Failures, err = failures(cfg.State.Dir, logger); err != nil {
+		return nil, nil, err
+	}
 	p, err := plan.Compute(in)
 	return p, in.Aports, err
 }
@@ -287,21 +291,21 @@ func loadIndexes(ctx context.Context, cfg *config.Config, f *published.Fetcher, 
 }
 
 // failures reads the failure memory from the previous state file, without
-// changing it: a missing file means nothing failed; an unreadable one is a
-// warning and means the same.
-func failures(stateDir string, logger *slog.Logger) map[plan.FailureKey]plan.Failure {
+// changing it: a missing file means nothing failed; one that does not
+// parse is a warning and means the same; a FIFO or a directory in its
+// place is an error naming it.
+func failures(stateDir string, logger *slog.Logger) (map[plan.FailureKey]plan.Failure, error) {
 	path := filepath.Join(stateDir, state.FileName)
-	b, err := os.ReadFile(path)
+	st, err := state.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
-	var st *state.Status
-	if err == nil {
-		st, err = state.Unmarshal(b)
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return nil, err
 	}
 	if err != nil {
 		logger.Warn("previous state unreadable; planning as if nothing failed", "path", path, "err", err)
-		return nil
+		return nil, nil
 	}
 	out := map[plan.FailureKey]plan.Failure{}
 	for arch, a := range st.Arches {
@@ -312,5 +316,5 @@ func failures(stateDir string, logger *slog.Logger) map[plan.FailureKey]plan.Fai
 			}
 		}
 	}
-	return out
+	return out, nil
 }

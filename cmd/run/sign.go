@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -74,24 +73,30 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// signFile signs the package at path in place. A symlink stays a symlink:
-// the file it points to is replaced.
+// signFile signs the package at path in place, as a stream: the package
+// is never held in memory. A symlink stays a symlink: the file it points
+// to is replaced.
 func signFile(s *apk.Signer, path string) error {
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(target)
+	in, err := safefile.Open(target)
 	if err != nil {
 		return err
 	}
-	st, err := os.Stat(target)
+	defer in.Close()
+	st, err := in.Stat()
 	if err != nil {
 		return err
 	}
-	signed, err := s.SignPackage(b, path)
+	out, err := safefile.Create(target, st.Mode().Perm())
 	if err != nil {
 		return err
 	}
-	return safefile.Write(target, signed, st.Mode().Perm())
+	if err := s.WritePackage(out, in, st.Size(), path); err != nil {
+		out.Abort()
+		return err
+	}
+	return out.Commit()
 }
