@@ -92,7 +92,10 @@ func TestBombs(t *testing.T) {
 			},
 			ErrNoSignature, "no signature", 64 << 10},
 		{"index bomb signed by a trusted key", signedRecords,
-			func(r io.ReaderAt, size int64) error { _, err := keys.ReadIndex(r, size, "APKINDEX.tar.gz", Limits{}); return err },
+			func(r io.ReaderAt, size int64) error {
+				_, err := keys.ReadIndex(r, size, "APKINDEX.tar.gz", Limits{})
+				return err
+			},
 			ErrTooLarge, "index inflates to more than 64 MiB", 64 << 20},
 		{"index bomb signed by an unknown key", append(arcSig(t, ".SIGN.RSA256.stranger.rsa.pub"), records...),
 			func(r io.ReaderAt, size int64) error { return keys.VerifyAt(r, size, "APKINDEX.tar.gz", Limits{}) },
