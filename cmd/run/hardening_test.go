@@ -12,6 +12,7 @@ import (
 
 	"github.com/apkfarm/apkfarm/internal/memtest"
 	"github.com/apkfarm/apkfarm/runner/apk"
+	"github.com/apkfarm/apkfarm/runner/published/publishedtest"
 	"github.com/apkfarm/apkfarm/state"
 )
 
@@ -172,5 +173,24 @@ func TestSignStreams(t *testing.T) {
 	}
 	if peak > 32<<20 {
 		t.Errorf("peak heap %.1f MiB, want under 32 MiB", memtest.MiB(peak))
+	}
+}
+
+// TestPlanEscapesControls: a package name from a published index that
+// holds terminal escape sequences is printed escaped in the plan, in
+// --why and in its errors.
+func TestPlanEscapesControls(t *testing.T) {
+	f := newFixture(t, "")
+	evil := "gone\x1b]0;pwned\x07\x1b[2J"
+	publishedtest.WriteIndex(t, filepath.Join(f.repo, "x86_64", "APKINDEX.tar.gz"), f.signer,
+		pkg("stable=1.0-r2", "x86_64", "stable"), pkg(evil+"=1.0-r0", "x86_64", evil))
+	for _, args := range [][]string{{"--dry-run"}, {"--dry-run", "--why", evil}} {
+		_, out, errs := f.run(t, args...)
+		if strings.ContainsAny(out+errs, "\x1b\x07") {
+			t.Errorf("%v: raw control characters in the output:\n%q\n%q", args, out, errs)
+		}
+		if !strings.Contains(out, `gone\x1b]0;pwned\x07\x1b[2J`) {
+			t.Errorf("%v: the name is not shown escaped:\n%s", args, out)
+		}
 	}
 }

@@ -101,8 +101,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitTrouble
 	}
 	opts := runOptions{only: only, withDeps: *withDeps, arches: arches}
+	text := terminalText(stdout) // names and reasons come from APKBUILDs and indexes
 	if !planOnly {
-		return buildRun(ctx, cfg, opts, stdout, stderr, logger)
+		return buildRun(ctx, cfg, opts, text, stderr, logger)
 	}
 	p, err := makePlan(ctx, cfg, opts, logger)
 	if err != nil {
@@ -117,14 +118,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(&b, p.Why(ap.Arch, name))
 			}
 		}
-		_, err = io.WriteString(stdout, b.String())
+		_, err = io.WriteString(text, b.String())
 	case *asJSON:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		err = enc.Encode(p)
 	default:
-		err = p.WriteText(stdout)
+		err = p.WriteText(text)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "run: write plan: %v\n", err)
@@ -133,7 +134,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if p.HasErrors() {
 		for _, ap := range p.Arches {
 			if ap.Error != "" {
-				fmt.Fprintf(stderr, "run: %s: %s\n", ap.Arch, ap.Error)
+				fmt.Fprintf(terminalText(stderr), "run: %s: %s\n", ap.Arch, ap.Error)
 			}
 		}
 		return exitTrouble
