@@ -42,6 +42,21 @@ staticcheck:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
+# Every fuzz target for FUZZTIME each (go test fuzzes one target at a
+# time), each new input minimised in at most FUZZMINIMIZE executions: Go's
+# default, a minute per input, left targets whose inputs are whole tar
+# blocks fuzzing a few inputs a minute. docs/fuzzing.md.
+FUZZTIME     ?= 1m
+FUZZMINIMIZE ?= 2000x
+.PHONY: fuzz
+fuzz:
+	@set -e; for f in $$(find . -name '*_test.go' -not -path './.git/*' | sort | xargs grep -l '^func Fuzz'); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$(dirname $$f) $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$(dirname $$f); \
+		done; \
+	done
+
 # What the tests use, installed as root: `make deps` runs every deps-*
 # target. Debian packages, one group a line with why:
 APT_PKGS := runc crun                         # the OCI runtimes of builds (tests run against both)

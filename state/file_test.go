@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"os"
@@ -97,4 +98,37 @@ func TestPreflight(t *testing.T) {
 	if err := Preflight(runsFile); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("a file at runs/: err = %v", err)
 	}
+}
+
+// FuzzUnmarshal feeds arbitrary bytes to the reader of status.json: no
+// panic, and a state it accepts writes back to bytes that read as the
+// same state.
+func FuzzUnmarshal(f *testing.F) {
+	s := New()
+	s.Ensure("x86_64", "hello").AddAttempt(Attempt{Version: "1.0-r0", Hash: "ab", ExitCode: 1, Class: ClassBuildError})
+	s.Ensure("x86_64", "hello").Status = Failed
+	s.Generated = time.Unix(1700000000, 0).UTC()
+	s.Schema = Schema
+	if b, err := Marshal(s); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"schema":1,"arches":{"x86_64":{"aports":{"a":{"status":"bogus"}}}}}`))
+	f.Add([]byte(`{"schema":2}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Unmarshal(b)
+		if err != nil {
+			return
+		}
+		out, err := Marshal(s)
+		if err != nil {
+			t.Fatalf("accepted state does not marshal: %v", err)
+		}
+		again, err := Unmarshal(out)
+		if err != nil {
+			t.Fatalf("written state does not read: %v\n%s", err, out)
+		}
+		if out2, _ := Marshal(again); !bytes.Equal(out, out2) {
+			t.Fatalf("round trip changed the state:\n%s\n%s", out, out2)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestTerminalText(t *testing.T) {
@@ -30,4 +31,32 @@ func TestTerminalText(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzTerminalText: whatever is written, in whatever pieces, what reaches
+// the terminal is valid UTF-8 without a control character but newline
+// and tab, and text without any is passed as it is.
+func FuzzTerminalText(f *testing.F) {
+	f.Add([]byte("pkg \x1b[2J\r\n\tok \u202e\xff"), uint8(3))
+	f.Add([]byte("Grüße"), uint8(1))
+	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
+		var b bytes.Buffer
+		w := terminalText(&b)
+		n := int(step%16) + 1
+		for i := 0; i < len(in); i += n {
+			w.Write(in[i:min(i+n, len(in))])
+		}
+		out := b.Bytes()
+		if !utf8.Valid(out) {
+			t.Fatalf("invalid UTF-8 out: %q", out)
+		}
+		for _, r := range string(out) {
+			if needsEscape(r, utf8.RuneLen(r)) {
+				t.Fatalf("%q reached the terminal in %q", r, out)
+			}
+		}
+		if clean := escapeControls(in); bytes.Equal(clean, in) && utf8.Valid(in) && !bytes.Equal(out, in) {
+			t.Fatalf("clean text changed: %q -> %q", in, out)
+		}
+	})
 }

@@ -35,7 +35,7 @@ func arcTar(entries []arcEntry, end bool) []byte {
 }
 
 // arcSig is a signature member as abuild-sign makes one: the tar cut.
-func arcSig(t *testing.T, name string) []byte {
+func arcSig(t testing.TB, name string) []byte {
 	return gz(t, string(arcTar([]arcEntry{{name: name, data: "\x01\x02signature"}}, false)))
 }
 

@@ -174,3 +174,42 @@ func TestLargePackageStreams(t *testing.T) {
 		t.Errorf("peak heap %.1f MiB reading a 1 GiB package, want under 16 MiB", memtest.MiB(peak))
 	}
 }
+
+// FuzzReadLimits reads arbitrary bytes as a package and as an index with
+// small limits: no panic, and never more inflated than the caps allow
+// (each signature member and each peek at a member's first header counts
+// against Control, the index against Index, a package's data against
+// Data).
+func FuzzReadLimits(f *testing.F) {
+	pkg, err := MarshalPackage(pkgSpec())
+	if err != nil {
+		f.Fatal(err)
+	}
+	idx, err := MarshalIndexArchive(&Index{Description: "d", Packages: []*Package{idxFullPkg}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(pkg, uint16(1), uint16(1))
+	f.Add(idx, uint16(2), uint16(3))
+	f.Add(append(arcSig(f, ".SIGN.RSA.k.rsa.pub"), idx...), uint16(1), uint16(1))
+	f.Fuzz(func(t *testing.T, b []byte, ctl, rest uint16) {
+		lim := Limits{Control: int64(ctl)*512 + 1, Index: int64(rest)*1024 + 1, Data: int64(rest)*1024 + 1, Listing: int64(rest) + 1}
+		maxHead := int64(maxSignatures+1) * 2 * lim.Control
+		r := bytes.NewReader(b)
+		before := InflatedBytes()
+		_, perr := ReadPackage(r, int64(len(b)), "fuzz.apk", lim)
+		if n := InflatedBytes() - before; n > maxHead+lim.Control+lim.Data+2*tarBlock {
+			t.Fatalf("package: inflated %d bytes with limits %+v (%v)", n, lim, perr)
+		}
+		before = InflatedBytes()
+		_, ierr := ReadIndex(r, int64(len(b)), "fuzz.tar.gz", lim)
+		if n := InflatedBytes() - before; n > maxHead+lim.Index+2*tarBlock {
+			t.Fatalf("index: inflated %d bytes with limits %+v (%v)", n, lim, ierr)
+		}
+		for _, err := range []error{perr, ierr} {
+			if err != nil && !strings.Contains(err.Error(), "fuzz.") {
+				t.Fatalf("error without the file name: %v", err)
+			}
+		}
+	})
+}
