@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -38,8 +39,11 @@ type Unsigned struct {
 	// Signed is what a signature covers: a package's control member (one
 	// gzip member), an index's whole body.
 	Signed []byte
-	// Body is the file without its signature members.
+	// Body is the file without its signature members (nil from
+	// PrepareSigningAt: the body stays in the file, from BodyOffset on).
 	Body []byte
+	// BodyOffset is where the body starts in the file.
+	BodyOffset int64
 	// Package is set for a package: what it is, for logs and checks.
 	Package *PackageFile
 	// Index is set for an index.
@@ -51,7 +55,21 @@ type Unsigned struct {
 // the datahash of its .PKGINFO, and it must have one; an index must read),
 // and returns what a signer must sign. name is used in errors.
 func PrepareSigning(b []byte, name string) (*Unsigned, error) {
-	src := &source{bytes.NewReader(b), int64(len(b))}
+	u, err := PrepareSigningAt(bytes.NewReader(b), int64(len(b)), name)
+	if err != nil {
+		return nil, err
+	}
+	u.Body = b[u.BodyOffset:]
+	return u, nil
+}
+
+// PrepareSigningAt is PrepareSigning on the file of size bytes that r
+// holds, as a stream: only what is signed is held (a package's control
+// member, at most Limits.Control; an index), never a package's data. The
+// body stays in the file from BodyOffset on (Body is nil): WriteAttached
+// writes the signed file from it.
+func PrepareSigningAt(r io.ReaderAt, size int64, name string) (*Unsigned, error) {
+	src := &source{r, size}
 	h, err := src.readHead(DefaultLimits, true)
 	if err != nil {
 		return nil, fmt.Errorf("prepare signing %q: %w", name, err)
@@ -66,13 +84,17 @@ func PrepareSigning(b []byte, name string) (*Unsigned, error) {
 			return nil, fmt.Errorf("prepare signing %q: no datahash in .PKGINFO; rebuild it with a current abuild", name)
 		}
 		pf.Name = name
-		return &Unsigned{Kind: KindPackage, Signed: b[pf.ControlOffset:pf.DataOffset], Body: b[pf.ControlOffset:], Package: pf}, nil
+		return &Unsigned{Kind: KindPackage, Signed: pf.Control, BodyOffset: pf.ControlOffset, Package: pf}, nil
 	case kindIndex:
 		idx, err := readIndexBody(src, h, name, DefaultLimits)
 		if err != nil {
 			return nil, fmt.Errorf("prepare signing: %w", err)
 		}
-		return &Unsigned{Kind: KindIndex, Signed: b[h.bodyStart:], Body: b[h.bodyStart:], Index: idx}, nil
+		signed, err := src.section(h.bodyStart, size)
+		if err != nil {
+			return nil, fmt.Errorf("prepare signing %q: %w", name, err)
+		}
+		return &Unsigned{Kind: KindIndex, Signed: signed, BodyOffset: h.bodyStart, Index: idx}, nil
 	}
 	return nil, fmt.Errorf("prepare signing %q: neither a package nor an index", name)
 }
@@ -105,26 +127,42 @@ func (sig Signature) Check(pub *rsa.PublicKey, signed []byte) error {
 // key it trusts, so during a key rotation a file signed by both the old
 // and the new key installs for clients that know either.
 func Attach(body []byte, sigs ...Signature) ([]byte, error) {
-	if len(sigs) == 0 {
-		return nil, errors.New("attach signatures: none")
-	}
 	var out bytes.Buffer
+	out.Grow(len(body) + 1024*len(sigs))
+	if err := WriteAttached(&out, bytes.NewReader(body), sigs...); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// WriteAttached writes what Attach returns to w, streaming body (from
+// Unsigned.BodyOffset of the file, for PrepareSigningAt). Nothing is
+// written when a signature is malformed.
+func WriteAttached(w io.Writer, body io.Reader, sigs ...Signature) error {
+	if len(sigs) == 0 {
+		return errors.New("attach signatures: none")
+	}
+	var members []byte
 	for _, sig := range sigs {
 		if _, ok := sig.Algorithm.hash(); !ok {
-			return nil, fmt.Errorf("attach signatures: type %q unknown", string(sig.Algorithm))
+			return fmt.Errorf("attach signatures: type %q unknown", string(sig.Algorithm))
 		}
 		if err := checkKeyName(sig.KeyName); err != nil {
-			return nil, fmt.Errorf("attach signatures: %w", err)
+			return fmt.Errorf("attach signatures: %w", err)
 		}
 		m, err := signatureMember(sigPrefix+string(sig.Algorithm)+"."+sig.KeyName, sig.Value)
 		if err != nil {
-			return nil, fmt.Errorf("attach signatures: %w", err)
+			return fmt.Errorf("attach signatures: %w", err)
 		}
-		out.Write(m)
+		members = append(members, m...)
 	}
-	out.Grow(len(body))
-	out.Write(body)
-	return out.Bytes(), nil
+	if _, err := w.Write(members); err != nil {
+		return fmt.Errorf("attach signatures: %w", err)
+	}
+	if _, err := io.Copy(w, body); err != nil {
+		return fmt.Errorf("attach signatures: %w", err)
+	}
+	return nil
 }
 
 // MaxControlBytes bounds a package's control member as a signer reads it:
