@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -503,7 +504,7 @@ func TestSpecFromJobAndOptions(t *testing.T) {
 	}
 	want := executor.Spec{ID: "x86_64-a-1.0-r0-1", Arch: "x86_64", Image: "registry.example.org/build:x86_64", Hostname: "build",
 		Limits: executor.Limits{MemoryBytes: 1 << 30, Pids: 512}}
-	if specs[0] != want {
+	if !reflect.DeepEqual(specs[0], want) {
 		t.Errorf("spec %+v; want %+v", specs[0], want)
 	}
 }

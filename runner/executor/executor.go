@@ -14,6 +14,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"time"
 )
 
 // Executor is a place builds can run.
@@ -44,6 +45,19 @@ type Session interface {
 	// Close kills anything still running and removes the sandbox, its
 	// mounts and its files. It is safe to call more than once.
 	Close() error
+}
+
+// UsageReporter is implemented by sessions that can tell what their
+// commands used.
+type UsageReporter interface {
+	Usage() Usage
+}
+
+// Usage is what a session's commands used so far.
+type Usage struct {
+	// CPU is user plus system time of the commands and what they waited
+	// for.
+	CPU time.Duration
 }
 
 // Spec is what a build asks for. It is plain data: no backend types.

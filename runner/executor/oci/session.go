@@ -48,6 +48,28 @@ type session struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// cpu is the CPU time of the session's commands so far.
+	cpu time.Duration
+}
+
+// addUsage adds what a finished runtime process and the processes it
+// waited for (the command and what it reaped) used: runc waits for the
+// container's init, which reaps its children.
+func (s *session) addUsage(cmd *exec.Cmd) {
+	if cmd.ProcessState == nil {
+		return
+	}
+	s.mu.Lock()
+	s.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	s.mu.Unlock()
+}
+
+// Usage implements executor.UsageReporter.
+func (s *session) Usage() executor.Usage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return executor.Usage{CPU: s.cpu}
 }
 
 var errClosed = errors.New("session closed")
@@ -121,6 +143,7 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	case <-s.ctx.Done():
 		killedBy = errClosed
 	}
+	defer s.addUsage(cmd)
 	if killedBy != nil {
 		s.kill(name, cmd, waited)
 		if err := s.reap(name); err != nil {
