@@ -48,7 +48,7 @@ bench:
 # default, a minute per input, left targets whose inputs are whole tar
 # blocks fuzzing a few inputs a minute. docs/fuzzing.md.
 FUZZTIME     ?= 1m
-FUZZMINIMIZE ?= 2000x
+FUZZMINIMIZE ?= 500x
 .PHONY: fuzz
 fuzz:
 	@set -e; for f in $$(find . -name '*_test.go' -not -path './.git/*' | sort | xargs grep -l '^func Fuzz'); do \
