@@ -34,8 +34,13 @@ func checkDocument(b []byte, name string) []string {
 				continue
 			}
 			if e.Kind == unstable.ArrayTable {
-				c.addf(c.keyNode(e), table, "want %s, not an array of tables", describe(tableType))
-				tableType = nil
+				// [[name]] adds an element to an array of tables.
+				if t := deref(tableType); t.Kind() == reflect.Slice && (deref(t.Elem()).Kind() == reflect.Struct || deref(t.Elem()).Kind() == reflect.Map) {
+					tableType = t.Elem()
+				} else {
+					c.addf(c.keyNode(e), table, "want %s, not an array of tables", describe(tableType))
+					tableType = nil
+				}
 			} else if k := deref(tableType).Kind(); k != reflect.Struct && k != reflect.Map {
 				c.addf(c.keyNode(e), table, "want %s, not a table", describe(tableType))
 				tableType = nil
@@ -95,7 +100,13 @@ func keyParts(it unstable.Iterator) []string {
 func (c *checker) lookup(t reflect.Type, prefix, key []string, n *unstable.Node) (reflect.Type, bool) {
 	full := append(append([]string(nil), prefix...), key...)
 	for i, part := range key {
-		switch t = deref(t); t.Kind() {
+		if t = deref(t); t.Kind() == reflect.Slice {
+			// A table under [[name]] belongs to its last element.
+			if k := deref(t.Elem()).Kind(); k == reflect.Struct || k == reflect.Map {
+				t = deref(t.Elem())
+			}
+		}
+		switch t.Kind() {
 		case reflect.Struct:
 			f, ok := fieldByTag(t, part)
 			if !ok {

@@ -107,6 +107,9 @@ func TestDecodeErrors(t *testing.T) {
 				`bad.toml:6: unknown key "build.imgae"`, `bad.toml:7: build.package_timeouts.linux: parse duration "6 hours"`,
 				`bad.toml:9: plan.bootstrap[0][1]: want a string`}},
 		{"array of tables", "[[source]]\npath = \"x\"\n", []string{`bad.toml:1: source: want a table, not an array of tables`}},
+		{"in an array of tables", "[[channels]]\nname = 1\nbrnach = \"x\"\n[[channels]]\nname = \"b\"\nsource = []\n",
+			[]string{`bad.toml:2: channels.name: want a string, not the integer 1`, `bad.toml:3: unknown key "channels.brnach"`,
+				`bad.toml:6: channels.source: want a string, not an array`}},
 		{"table for a string", "[state.dir]\nx = 1\n", []string{`bad.toml:1: state.dir: want a string, not a table`}},
 		{"index size", "max_index_size = \"lots\"\n", []string{`bad.toml:1: max_index_size: parse size "lots"`}},
 	}
