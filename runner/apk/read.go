@@ -52,8 +52,9 @@ var DefaultLimits = Limits{
 }
 
 // IndexRecordCost is what each APKINDEX record counts against
-// Limits.Index beyond its text: about the size of a parsed Package.
-const IndexRecordCost = 320
+// Limits.Index beyond its text: what a parsed Package takes on the heap,
+// with its share of the slice that holds it.
+const IndexRecordCost = 384
 
 // indexListCost counts each element of D:, p: and i: against Limits.Index.
 const indexListCost = 16
