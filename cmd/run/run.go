@@ -179,13 +179,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // loadConfig reads and validates the configuration at path, or at
 // $APKFARM_CONFIG, or at the default path.
 func loadConfig(path string) (*config.Config, error) {
+	from := "--config"
 	if path == "" {
-		path = os.Getenv(config.EnvPath)
+		path, from = os.Getenv(config.EnvPath), "$"+config.EnvPath
 	}
 	if path == "" {
-		path = config.DefaultPath
+		path, from = config.DefaultPath, "the default path"
 	}
 	cfg, err := config.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no configuration at %s (%s): give one with --config FILE or $%s, or write %s; configs/ in the source has commented examples (apkfarm.toml lists every key)",
+			path, from, config.EnvPath, config.DefaultPath)
+	}
 	if err != nil {
 		return nil, err
 	}
