@@ -47,6 +47,10 @@ type Config struct {
 	Trigger  Trigger  `toml:"trigger"`
 	// Channels are staging repositories built on top of the main one.
 	Channels []Channel `toml:"channels"`
+
+	// Mirrors are where the finished repository is pushed ([[mirrors]]).
+	Mirrors []Mirror `toml:"mirrors"`
+	Site    Site     `toml:"site"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -65,6 +69,7 @@ func Default() Config {
 		Build: defaultBuild(),
 
 		Trigger: defaultTrigger(),
+		Site:    defaultSite(),
 	}
 }
 
@@ -145,6 +150,8 @@ func (c *Config) Validate() error {
 	c.Signer.validate(&p)
 	c.Trigger.validate(&p)
 	c.ValidateChannels(&p)
+	validateMirrors(&p, c.Mirrors, c.Publish.Dir)
+	c.Site.validate(&p)
 	if len(p) == 0 {
 		return nil
 	}

@@ -111,6 +111,10 @@ type Build struct {
 	Packages     []string `json:"packages"`
 	BuildDepends []string `json:"build_depends"`
 	Net          bool     `json:"net,omitempty"`
+	// TreeDepends are the aports of the tree (pkgnames) whose packages
+	// the build dependencies resolve to, built in this run or not: what
+	// the site shows as build and reverse dependencies.
+	TreeDepends []string `json:"tree_depends,omitempty"`
 }
 
 // Decided is an aport the plan leaves alone on an arch.
