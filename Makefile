@@ -43,6 +43,23 @@ staticcheck:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
+# Every fuzz target for FUZZTIME each (go test fuzzes one target at a
+# time; after a failure the others still run), each new input minimised
+# in at most FUZZMINIMIZE executions: Go's default, a minute per input,
+# left targets whose inputs are whole tar blocks fuzzing a few inputs a
+# minute. docs/fuzzing.md.
+FUZZTIME     ?= 1m
+FUZZMINIMIZE ?= 500x
+.PHONY: fuzz
+fuzz:
+	@fail=; for f in $$(find . -name '*_test.go' -not -path './.git/*' | sort | xargs grep -l '^func Fuzz'); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$(dirname $$f) $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$(dirname $$f) || fail="$$fail $$t"; \
+		done; \
+	done; \
+	if [ -n "$$fail" ]; then echo "make fuzz: failed:$$fail (inputs in testdata/fuzz/)"; exit 1; fi
+
 # What the tests use, installed as root: `make deps` runs every deps-*
 # target. Debian packages, one group a line with why:
 APT_PKGS := runc crun                         # the OCI runtimes of builds (tests run against both)

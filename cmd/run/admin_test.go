@@ -240,7 +240,7 @@ func TestVerifyReportsEachBadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[len(b)-len(pf.Data)+4] ^= 1
+	b[pf.DataOffset+4] ^= 1
 	os.WriteFile(tampered, b, 0o644)
 	text := filepath.Join(dir, "README")
 	os.WriteFile(text, []byte("not a package\n"), 0o644)

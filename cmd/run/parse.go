@@ -62,6 +62,8 @@ func cmdParse(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
+	// What an APKBUILD says reaches the terminal escaped.
+	text, errText := terminalText(stdout), terminalText(stderr)
 	failed := false
 	for _, root := range fs.Args() {
 		res, err := apkbuild.Scan(ctx, root, apkbuild.ScanOptions{
@@ -91,18 +93,18 @@ func cmdParse(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 					}
 					continue
 				}
-				printAport(stdout, &out)
+				printAport(text, &out)
 			}
 		}
 		for _, d := range res.Duplicates {
 			for i, p := range d.Paths {
 				d.Paths[i] = prefix(p)
 			}
-			fmt.Fprintf(stderr, "run parse: duplicate: %s\n", d)
+			fmt.Fprintf(errText, "run parse: duplicate: %s\n", d)
 		}
 		for _, a := range res.Errors() {
 			failed = true
-			fmt.Fprintf(stderr, "run parse: %s\n", rootRelative(root, a.Error))
+			fmt.Fprintf(errText, "run parse: %s\n", rootRelative(root, a.Error))
 		}
 	}
 	if failed {

@@ -94,6 +94,9 @@ func (p *passRun) run(ctx context.Context) int {
 		return p.fail(err)
 	}
 	defer unlock()
+	if err := state.Preflight(cfg.State.Dir); err != nil {
+		return p.fail(err)
+	}
 	p.id = state.NewRunID(cfg.State.Dir, p.start)
 	statePath := filepath.Join(cfg.State.Dir, state.FileName)
 	prev, err := state.Load(statePath, p.logger)

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
 	"github.com/apkfarm/apkfarm/runner/config"
@@ -120,8 +121,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !planOnly && (*every != "" || *listen != "") {
 		return serve(ctx, *configPath, cfg, opts, *every, *listen, stdout, stderr)
 	}
+	text := terminalText(stdout) // names and reasons come from APKBUILDs and indexes
 	if !planOnly {
-		return passAll(ctx, cfg, opts, stdout, stderr, logger)
+		return passAll(ctx, cfg, opts, text, stderr, logger)
 	}
 	if *channel != "" {
 		ch := cfg.Channel(*channel)
@@ -150,14 +152,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(&b, p.Why(ap.Arch, name))
 			}
 		}
-		_, err = io.WriteString(stdout, b.String())
+		_, err = io.WriteString(text, b.String())
 	case *asJSON:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		err = enc.Encode(p)
 	default:
-		err = p.WriteText(stdout)
+		err = p.WriteText(text)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "run: write plan: %v\n", err)
@@ -166,7 +168,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if p.HasErrors() {
 		for _, ap := range p.Arches {
 			if ap.Error != "" {
-				fmt.Fprintf(stderr, "run: %s: %s\n", ap.Arch, ap.Error)
+				fmt.Fprintf(terminalText(stderr), "run: %s: %s\n", ap.Arch, ap.Error)
 			}
 		}
 		return exitTrouble
@@ -223,7 +225,11 @@ func selectArches(cfg *config.Config, want []string) ([]string, error) {
 // state file (without changing it), and computes the plan: what a dry run
 // shows.
 func makePlan(ctx context.Context, cfg *config.Config, opts runOptions, logger *slog.Logger) (*plan.Plan, error) {
-	return planRun(ctx, cfg, opts, logger, previousState(cfg.State.Dir, logger))
+	prev, err := previousState(cfg.State.Dir, logger)
+	if err != nil {
+		return nil, err
+	}
+	return planRun(ctx, cfg, opts, logger, prev)
 }
 
 // planRun reads the tree and the indexes and computes the plan, with the
@@ -276,7 +282,8 @@ func planRun(ctx context.Context, cfg *config.Config, opts runOptions, logger *s
 			Include: cfg.Source.Include, Exclude: cfg.Source.Exclude, CacheDir: cache, Jobs: cfg.Jobs, Logger: logger})
 	}()
 	fetcher := &published.Fetcher{Timeout: time.Duration(cfg.HTTPTimeout),
-		CacheDir: filepath.Join(cfg.State.Dir, "cache", "indexes"), Logger: logger}
+		CacheDir: filepath.Join(cfg.State.Dir, "cache", "indexes"), Logger: logger,
+		Limits: apk.Limits{Index: int64(cfg.MaxIndexSize)}}
 	if opts.base != nil {
 		in.Base = map[string]*apk.Index{}
 	}
@@ -341,22 +348,23 @@ func loadIndexes(ctx context.Context, cfg *config.Config, f *published.Fetcher, 
 }
 
 // previousState reads the state file without changing it, for a dry
-// run: a missing or unusable file (with a warning) is an empty state.
-func previousState(stateDir string, logger *slog.Logger) *state.Status {
+// run: a missing file, or one that does not parse (with a warning), is an
+// empty state; a FIFO or a directory in its place is an error naming it,
+// never a wait.
+func previousState(stateDir string, logger *slog.Logger) (*state.Status, error) {
 	path := filepath.Join(stateDir, state.FileName)
-	b, err := os.ReadFile(path)
+	st, err := state.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
-	var st *state.Status
-	if err == nil {
-		st, err = state.Unmarshal(b)
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return nil, err
 	}
 	if err != nil {
 		logger.Warn("previous state unreadable; planning as if nothing failed", "path", path, "err", err)
-		return nil
+		return nil, nil
 	}
-	return st
+	return st, nil
 }
 
 // failures is the failure memory the planner reads from a state.

@@ -6,9 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
+	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apk"
 )
 
@@ -45,10 +45,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "run verify: %v\n", ctx.Err())
 			return exitTrouble
 		}
-		b, err := os.ReadFile(path)
-		if err == nil {
-			err = k.Verify(b, path)
-		}
+		err := verifyFile(k, path)
 		if err == nil {
 			continue
 		}
@@ -60,4 +57,19 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		code = exitFailed
 	}
 	return code
+}
+
+// verifyFile verifies the package or index at path as a stream: nothing
+// large is inflated before its signature holds.
+func verifyFile(k *apk.Keyring, path string) error {
+	f, err := safefile.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return k.VerifyAt(f, fi.Size(), path, apk.Limits{})
 }

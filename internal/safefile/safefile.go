@@ -125,6 +125,17 @@ func (f *File) commit(sync bool) error {
 	return nil
 }
 
+// SetPath changes the path Commit replaces, for content whose name is
+// known only once it is written (a package named by what it holds). The
+// new path must be in the same directory, so that the rename stays atomic.
+func (f *File) SetPath(path string) error {
+	if filepath.Dir(path) != filepath.Dir(f.path) {
+		return fmt.Errorf("write %s: cannot move to %s: another directory", f.path, path)
+	}
+	f.path = path
+	return nil
+}
+
 // Abort drops what was written; the path stays as it was. Safe after
 // Commit (it then does nothing).
 func (f *File) Abort() {

@@ -121,6 +121,30 @@ func TestOpenFollowsSymlinkToRegular(t *testing.T) {
 	}
 }
 
+func TestSetPath(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Create(filepath.Join(dir, "provisional"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("named later")
+	if err := f.SetPath(filepath.Join(t.TempDir(), "elsewhere")); err == nil {
+		t.Error("SetPath to another directory accepted")
+	}
+	if err := f.SetPath(filepath.Join(dir, "final")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "final")); err != nil || string(b) != "named later" {
+		t.Fatalf("final: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "provisional")); !os.IsNotExist(err) {
+		t.Errorf("provisional path exists: %v", err)
+	}
+}
+
 func TestWriteUnsyncedReplacesAndSyncFS(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a", "b.html")

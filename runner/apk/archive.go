@@ -82,15 +82,35 @@ func MarshalIndexArchive(idx *Index) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ReadIndexArchive reads an APKINDEX.tar.gz, signed or not: a leading
-// signature member (see isSignatureMember) is skipped, not verified. name is
-// the file name used in errors. The tar must hold APKINDEX; DESCRIPTION is
-// optional; other entries are ignored, as apk does, but their names are
-// checked like any tar path. The archive is decompressed and parsed as one
-// stream, so a decompression bomb meets ParseIndex's line limit instead of
-// filling memory.
+// ReadIndexArchive is ReadIndex on an archive in memory, with the default
+// limits.
 func ReadIndexArchive(b []byte, name string) (*Index, error) {
-	idx, off, err := readIndexStream(b, name)
+	return ReadIndex(bytes.NewReader(b), int64(len(b)), name, Limits{})
+}
+
+// ReadIndex reads the APKINDEX.tar.gz of size bytes that r holds, signed
+// or not: leading signature members are skipped, not verified
+// (Keyring.ReadIndex verifies). name is the file name used in errors. The
+// tar must hold APKINDEX; DESCRIPTION is optional; other entries are
+// ignored, as apk does, but their names are checked like any tar path.
+//
+// The archive after the signatures is inflated and parsed as one stream
+// (its tar may span gzip members), never held whole: what it inflates
+// and the records it holds count against lim.Index (see Limits), so a
+// decompression bomb is an error, not a big allocation.
+func ReadIndex(r io.ReaderAt, size int64, name string, lim Limits) (*Index, error) {
+	src := &source{r, size}
+	lim = lim.withDefaults()
+	h, err := src.readHead(lim, false)
+	if err != nil && !errors.Is(err, errOnlySignatures) {
+		return nil, fmt.Errorf("read index %q: %w", name, err)
+	}
+	return readIndexBody(src, h, name, lim)
+}
+
+// readIndexBody reads the index after its head.
+func readIndexBody(src *source, h *head, name string, lim Limits) (*Index, error) {
+	idx, err := readIndexStream(src, h, name, lim)
 	if err == nil {
 		return idx, nil
 	}
@@ -98,12 +118,7 @@ func ReadIndexArchive(b []byte, name string) (*Index, error) {
 	if errors.As(err, &perr) {
 		return nil, fmt.Errorf("read index: %w", perr.err)
 	}
-	// The stream does not say which gzip member broke: look again, member
-	// by member, for the offset.
-	if _, gerr := splitMembers(b); gerr != nil {
-		return nil, fmt.Errorf("read index %q: %w", name, gerr)
-	}
-	return nil, fmt.Errorf("read index %q: member at offset %d: %w", name, off, err)
+	return nil, fmt.Errorf("read index %q: %w", name, err)
 }
 
 // indexParseError carries a ParseIndex error out of the tar walk unwrapped:
@@ -131,17 +146,19 @@ func (r *indexReadRecorder) Read(p []byte) (int, error) {
 // string).
 const indexMaxDescription = 64 << 10
 
-// readIndexStream reads the archive from the member after the signature (at
-// off) to the end as one gzip stream.
-func readIndexStream(b []byte, name string) (idx *Index, off int, err error) {
-	if n := indexSignatureLen(b); n < len(b) {
-		off = n
+// readIndexStream reads the archive from the member after the signatures
+// to the end of the file as one gzip stream.
+func readIndexStream(src *source, h *head, name string, lim Limits) (*Index, error) {
+	if h.bodyStart == src.size {
+		return nil, errors.New("no APKINDEX entry in the archive")
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b[off:]))
+	g, err := src.stream(h.bodyStart, len(h.sigs)+1, 0, "", nil, true)
 	if err != nil {
-		return nil, off, err
+		return nil, err
 	}
-	idx = &Index{}
+	b := newBudget(lim.Index, "index")
+	zr := &capReader{r: g, b: b}
+	idx := &Index{}
 	found := false
 	err = tarWalk(zr, func(h *tar.Header, body io.Reader) error {
 		switch h.Name {
@@ -157,7 +174,7 @@ func readIndexStream(b []byte, name string) (idx *Index, off int, err error) {
 		case "APKINDEX":
 			found = true
 			rec := &indexReadRecorder{r: body}
-			pkgs, err := ParseIndex(rec, name+": APKINDEX")
+			pkgs, err := parseIndex(rec, name+": APKINDEX", b)
 			if rec.err != nil {
 				return rec.err // the archive is broken, not the text
 			}
@@ -168,65 +185,32 @@ func readIndexStream(b []byte, name string) (idx *Index, off int, err error) {
 		}
 		return nil
 	})
+	var perr *indexParseError
+	if errors.As(err, &perr) {
+		return nil, perr
+	}
 	if err != nil {
-		return nil, off, err
+		return nil, asMemberError(err)
 	}
 	// Read to the end: the gzip checksums, and nothing but gzip after.
 	if _, err := io.Copy(io.Discard, zr); err != nil {
-		return nil, off, err
+		return nil, asMemberError(err)
 	}
 	if !found {
-		return nil, off, errors.New("no APKINDEX entry in the archive")
+		return nil, errors.New("no APKINDEX entry in the archive")
 	}
-	return idx, off, nil
+	return idx, nil
 }
 
-// indexSignatureLen returns the length of b's first gzip member when it is
-// a signature member, else 0. Only a member whose first tar header names a
-// .SIGN.* entry is decompressed in full.
-func indexSignatureLen(b []byte) int {
-	r := bytes.NewReader(b)
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return 0
-	}
-	zr.Multistream(false)
-	var t bytes.Buffer
-	if _, err := io.CopyN(&t, zr, tarBlock); err != nil || !bytes.HasPrefix(t.Bytes(), []byte(".SIGN.")) {
-		return 0
-	}
-	if _, err := t.ReadFrom(io.LimitReader(zr, 1<<20)); err != nil {
-		return 0
-	}
-	if _, err := io.Copy(io.Discard, zr); err != nil {
-		return 0
-	}
-	if _, _, ok, err := signatureTar(t.Bytes()); err != nil || !ok {
-		return 0
-	}
-	return len(b) - r.Len()
-}
-
-// isSignatureMember reports whether the raw gzip member m is an abuild-sign
-// signature member: a tar whose only entry is named ".SIGN.<type>.<key
-// name>" (for example .SIGN.RSA.alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub
-// or .SIGN.RSA256.key.rsa.pub), with its end-of-archive blocks cut or not.
-// It returns that name and the entry's content (the signature bytes). ok is
-// false, with no error, for a well-formed member that is not a signature
-// (the control member of an unsigned package, an unsigned index); err is set
-// for a corrupt gzip or tar stream or a signature entry with a bad path.
-//
-// The signing code (sign.go) uses it to find and replace signatures; the
-// readers use it to skip one.
-func isSignatureMember(m []byte) (name string, sig []byte, ok bool, err error) {
-	t, err := gunzipMember(m)
-	if err != nil {
-		return "", nil, false, fmt.Errorf("decompress member: %w", err)
-	}
-	return signatureTar(t)
-}
-
-// signatureTar is isSignatureMember on the decompressed tar.
+// signatureTar reads a decompressed member as a signature member: a tar
+// whose only entry is named ".SIGN.<type>.<key name>" (for example
+// .SIGN.RSA.alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub or
+// .SIGN.RSA256.key.rsa.pub), with its end-of-archive blocks cut or not.
+// It returns that name and the entry's content (the signature bytes). ok
+// is false, with no error, for a well-formed member that is not a
+// signature (the control member of an unsigned package, an unsigned
+// index); err is set for a corrupt tar stream or a signature entry with a
+// bad path.
 func signatureTar(t []byte) (name string, sig []byte, ok bool, err error) {
 	items, err := tarReadAll(bytes.NewReader(t), func(n string) bool { return strings.HasPrefix(n, ".SIGN.") })
 	if err != nil {

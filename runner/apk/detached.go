@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -38,8 +39,11 @@ type Unsigned struct {
 	// Signed is what a signature covers: a package's control member (one
 	// gzip member), an index's whole body.
 	Signed []byte
-	// Body is the file without its signature members.
+	// Body is the file without its signature members (nil from
+	// PrepareSigningAt: the body stays in the file, from BodyOffset on).
 	Body []byte
+	// BodyOffset is where the body starts in the file.
+	BodyOffset int64
 	// Package is set for a package: what it is, for logs and checks.
 	Package *PackageFile
 	// Index is set for an index.
@@ -51,29 +55,46 @@ type Unsigned struct {
 // the datahash of its .PKGINFO, and it must have one; an index must read),
 // and returns what a signer must sign. name is used in errors.
 func PrepareSigning(b []byte, name string) (*Unsigned, error) {
-	l, err := parseLayout(b)
+	u, err := PrepareSigningAt(bytes.NewReader(b), int64(len(b)), name)
+	if err != nil {
+		return nil, err
+	}
+	u.Body = b[u.BodyOffset:]
+	return u, nil
+}
+
+// PrepareSigningAt is PrepareSigning on the file of size bytes that r
+// holds, as a stream: only what is signed is held (a package's control
+// member, at most Limits.Control; an index), never a package's data. The
+// body stays in the file from BodyOffset on (Body is nil): WriteAttached
+// writes the signed file from it.
+func PrepareSigningAt(r io.ReaderAt, size int64, name string) (*Unsigned, error) {
+	src := &source{r, size}
+	h, err := src.readHead(DefaultLimits, true)
 	if err != nil {
 		return nil, fmt.Errorf("prepare signing %q: %w", name, err)
 	}
-	switch l.kind {
+	switch h.kind {
 	case kindPackage:
-		if l.dataHash == nil {
-			return nil, fmt.Errorf("prepare signing %q: no datahash in .PKGINFO; rebuild it with a current abuild", name)
-		}
-		if err := l.checkDataHash(b); err != nil {
+		pf, err := readPackage(src, DefaultLimits, nil, h)
+		if err != nil {
 			return nil, fmt.Errorf("prepare signing %q: %w", name, err)
 		}
-		pf, err := ReadPackageFile(b[l.bodyStart:], name)
-		if err != nil {
-			return nil, fmt.Errorf("prepare signing: %w", err)
+		if pf.Info.DataHash == "" {
+			return nil, fmt.Errorf("prepare signing %q: no datahash in .PKGINFO; rebuild it with a current abuild", name)
 		}
-		return &Unsigned{Kind: KindPackage, Signed: b[l.bodyStart:l.controlEnd], Body: b[l.bodyStart:], Package: pf}, nil
+		pf.Name = name
+		return &Unsigned{Kind: KindPackage, Signed: pf.Control, BodyOffset: pf.ControlOffset, Package: pf}, nil
 	case kindIndex:
-		idx, err := ReadIndexArchive(b[l.bodyStart:], name)
+		idx, err := readIndexBody(src, h, name, DefaultLimits)
 		if err != nil {
 			return nil, fmt.Errorf("prepare signing: %w", err)
 		}
-		return &Unsigned{Kind: KindIndex, Signed: b[l.bodyStart:], Body: b[l.bodyStart:], Index: idx}, nil
+		signed, err := src.section(h.bodyStart, size)
+		if err != nil {
+			return nil, fmt.Errorf("prepare signing %q: %w", name, err)
+		}
+		return &Unsigned{Kind: KindIndex, Signed: signed, BodyOffset: h.bodyStart, Index: idx}, nil
 	}
 	return nil, fmt.Errorf("prepare signing %q: neither a package nor an index", name)
 }
@@ -106,26 +127,42 @@ func (sig Signature) Check(pub *rsa.PublicKey, signed []byte) error {
 // key it trusts, so during a key rotation a file signed by both the old
 // and the new key installs for clients that know either.
 func Attach(body []byte, sigs ...Signature) ([]byte, error) {
-	if len(sigs) == 0 {
-		return nil, errors.New("attach signatures: none")
-	}
 	var out bytes.Buffer
+	out.Grow(len(body) + 1024*len(sigs))
+	if err := WriteAttached(&out, bytes.NewReader(body), sigs...); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// WriteAttached writes what Attach returns to w, streaming body (from
+// Unsigned.BodyOffset of the file, for PrepareSigningAt). Nothing is
+// written when a signature is malformed.
+func WriteAttached(w io.Writer, body io.Reader, sigs ...Signature) error {
+	if len(sigs) == 0 {
+		return errors.New("attach signatures: none")
+	}
+	var members []byte
 	for _, sig := range sigs {
 		if _, ok := sig.Algorithm.hash(); !ok {
-			return nil, fmt.Errorf("attach signatures: type %q unknown", string(sig.Algorithm))
+			return fmt.Errorf("attach signatures: type %q unknown", string(sig.Algorithm))
 		}
 		if err := checkKeyName(sig.KeyName); err != nil {
-			return nil, fmt.Errorf("attach signatures: %w", err)
+			return fmt.Errorf("attach signatures: %w", err)
 		}
 		m, err := signatureMember(sigPrefix+string(sig.Algorithm)+"."+sig.KeyName, sig.Value)
 		if err != nil {
-			return nil, fmt.Errorf("attach signatures: %w", err)
+			return fmt.Errorf("attach signatures: %w", err)
 		}
-		out.Write(m)
+		members = append(members, m...)
 	}
-	out.Grow(len(body))
-	out.Write(body)
-	return out.Bytes(), nil
+	if _, err := w.Write(members); err != nil {
+		return fmt.Errorf("attach signatures: %w", err)
+	}
+	if _, err := io.Copy(w, body); err != nil {
+		return fmt.Errorf("attach signatures: %w", err)
+	}
+	return nil
 }
 
 // MaxControlBytes bounds a package's control member as a signer reads it:
@@ -145,19 +182,21 @@ func CheckSignable(kind string, b []byte) (*SignableInfo, error) {
 		if len(b) > MaxControlBytes {
 			return nil, fmt.Errorf("control member of %d bytes: more than %d", len(b), MaxControlBytes)
 		}
-		l, err := parseLayout(append(b[:len(b):len(b)], emptyDataMember...))
+		src := &source{bytes.NewReader(b), int64(len(b))}
+		lim := Limits{Control: MaxControlBytes}.withDefaults()
+		h, err := src.readHead(lim, true)
 		if err != nil {
 			return nil, fmt.Errorf("not a control member: %w", err)
 		}
-		if l.kind != kindPackage || len(l.sigs) > 0 || l.controlEnd != len(b) {
+		if h.kind != kindPackage || len(h.sigs) > 0 {
 			return nil, errors.New("not a control member: want one gzip member of a tar starting with .PKGINFO")
 		}
-		t, _, err := gunzipHead(b)
+		t, end, err := src.inflateAll(0, 1, MaxControlBytes, "control member")
 		if err != nil {
 			return nil, fmt.Errorf("not a control member: %w", err)
 		}
-		if len(t) > MaxControlBytes {
-			return nil, fmt.Errorf("control member decompresses to more than %d bytes", MaxControlBytes)
+		if end != src.size {
+			return nil, errors.New("not a control member: want one gzip member of a tar starting with .PKGINFO")
 		}
 		items, err := tarReadAll(bytes.NewReader(t), func(name string) bool { return name == ".PKGINFO" })
 		if err != nil {
@@ -183,11 +222,15 @@ func CheckSignable(kind string, b []byte) (*SignableInfo, error) {
 		}
 		return &SignableInfo{Kind: kind, Name: info.Name, Version: info.Version, Origin: info.Origin, Arch: info.Arch}, nil
 	case KindIndex:
-		l, err := parseLayout(b)
+		src := &source{bytes.NewReader(b), int64(len(b))}
+		h, err := src.readHead(DefaultLimits, true)
 		if err != nil {
 			return nil, fmt.Errorf("not an index: %w", err)
 		}
-		if l.kind != kindIndex || len(l.sigs) > 0 {
+		if h.kind != kindIndex {
+			return nil, fmt.Errorf("not an index: %s (first entry %q)", h.kind, h.firstName)
+		}
+		if len(h.sigs) > 0 {
 			return nil, errors.New("not an unsigned index")
 		}
 		idx, err := ReadIndexArchive(b, "index")
@@ -209,26 +252,16 @@ type SignableInfo struct {
 	Packages int
 }
 
-// emptyDataMember is a gzip member of an empty tar stream (two zero
-// blocks): parseLayout wants a data member after the control member.
-var emptyDataMember = func() []byte {
-	var b bytes.Buffer
-	zw, _ := gzipWriter(&b, 1)
-	zw.Write(make([]byte, 1024))
-	zw.Close()
-	return b.Bytes()
-}()
-
 // SignatureNames returns the entry names of the signature members at the
 // start of b (".SIGN.RSA256.me.rsa.pub"), in order; nil when b is
 // unsigned or unreadable.
 func SignatureNames(b []byte) []string {
-	l, err := parseLayout(b)
+	h, err := (&source{bytes.NewReader(b), int64(len(b))}).readHead(DefaultLimits, true)
 	if err != nil {
 		return nil
 	}
-	out := make([]string, len(l.sigs))
-	for i, s := range l.sigs {
+	out := make([]string, len(h.sigs))
+	for i, s := range h.sigs {
 		out[i] = s.entry
 	}
 	return out

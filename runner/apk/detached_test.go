@@ -2,9 +2,14 @@ package apk
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/apkfarm/apkfarm/internal/memtest"
 )
 
 // TestDetachedEqualsInProcess: PrepareSigning + Detached + Attach gives a
@@ -143,4 +148,44 @@ func FuzzCheckSignable(f *testing.F) {
 			t.Fatal("no error and no info")
 		}
 	})
+}
+
+// TestPrepareSigningAtStreams: signing a package from its file holds
+// only the control member; the result equals what the in-memory path
+// makes, and verifies.
+func TestPrepareSigningAtStreams(t *testing.T) {
+	const size = 64 << 20
+	data := memtest.GzipBomb(bombHeader("usr/share/big", size), size+2*tarBlock)
+	sum := sha256.Sum256(data)
+	ctl := gz(t, string(arcTar([]arcEntry{{name: ".PKGINFO", data: "pkgname = big\npkgver = 1-r0\ndatahash = " + hex.EncodeToString(sum[:]) + "\n"}}, false)))
+	pkg := append(ctl, data...)
+	s := sigTestSigner(t, 0)
+	var u *Unsigned
+	var err error
+	peak := memtest.Peak(func() { u, err = PrepareSigningAt(bytes.NewReader(pkg), int64(len(pkg)), "big.apk") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prepare signing a package of 64 MiB inflated: peak heap %.1f MiB", memtest.MiB(peak))
+	if u.Body != nil || u.BodyOffset != 0 || !bytes.Equal(u.Signed, ctl) || peak > 16<<20 {
+		t.Fatalf("body %d bytes at %d, signed %d bytes, peak %.1f MiB", len(u.Body), u.BodyOffset, len(u.Signed), memtest.MiB(peak))
+	}
+	sig, err := s.Detached(u.Signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := WriteAttached(&out, io.NewSectionReader(bytes.NewReader(pkg), u.BodyOffset, int64(len(pkg))-u.BodyOffset), sig); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.SignPackage(pkg, "big.apk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Error("the streamed signed file differs from SignPackage's")
+	}
+	if err := sigTestKeyring(t, 0).VerifyPackage(out.Bytes(), "big.apk"); err != nil {
+		t.Error(err)
+	}
 }

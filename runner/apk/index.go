@@ -29,9 +29,25 @@ const MaxIndexLine = 128<<10 - 1
 // unknown lowercase field is kept in Extra, in order (apk ignores those). An
 // unknown uppercase field is an error: apk 2.14 marks a package carrying one
 // uninstallable ("This apk-tools is OLD!"), so an index holding one is not
-// something we republish. A record without P: is an error naming the line
-// the record starts on.
+// something we republish. A record without P: or V: is an error naming the
+// line the record starts on: apk cannot install a package without a
+// version, and the planner could not compare it.
+//
+// What it reads and the records it holds count against
+// DefaultLimits.Index (see Limits): more is an error wrapping ErrTooLarge.
 func ParseIndex(r io.Reader, name string) ([]*Package, error) {
+	b := newBudget(DefaultLimits.Index, "index")
+	return parseIndex(&capReader{r: r, b: b}, name, b)
+}
+
+// indexFieldCost counts each field line against Limits.Index beyond its
+// text while its record is read (where it is in the record), and after
+// for the fields kept in Extra.
+const indexFieldCost = 32
+
+// parseIndex is ParseIndex charging each record and field to b (the text
+// itself is charged by the caller's capped reader).
+func parseIndex(r io.Reader, name string, b *budget) ([]*Package, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
 		pkgs   []*Package
@@ -55,6 +71,14 @@ func ParseIndex(r io.Reader, name string) ([]*Package, error) {
 		if p.Name == "" {
 			return fmt.Errorf("%s:%d: record without P: field", name, fields[0].line)
 		}
+		if p.Version == "" {
+			return fmt.Errorf("%s:%d: record of %q without V: field", name, fields[0].line, p.Name)
+		}
+		// The field list is reused for the next record; Extra stays.
+		b.take(-indexFieldCost * int64(len(fields)-len(p.Extra)))
+		if err := b.take(IndexRecordCost + indexListCost*int64(len(p.Depends)+len(p.Provides)+len(p.InstallIf))); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, fields[0].line, err)
+		}
 		pkgs = append(pkgs, p)
 		rec, fields = rec[:0], fields[:0]
 		return nil
@@ -76,6 +100,9 @@ func ParseIndex(r io.Reader, name string) ([]*Package, error) {
 		}
 		if len(l) < 2 || l[1] != ':' {
 			return nil, fmt.Errorf("%s:%d: malformed line %q: want \"X:value\"", name, line, indexTrim(l))
+		}
+		if err := b.take(indexFieldCost); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 		fields = append(fields, indexField{key: l[0], start: len(rec), end: len(rec) + len(l) - 2, line: line})
 		rec = append(rec, l[2:]...)

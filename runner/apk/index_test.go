@@ -48,7 +48,7 @@ var idxFullPkg = &Package{
 
 func TestParseIndex(t *testing.T) {
 	minimal := func(name string) *Package {
-		return &Package{Name: name}
+		return &Package{Name: name, Version: "1"}
 	}
 	for _, tc := range []struct {
 		name string
@@ -59,14 +59,14 @@ func TestParseIndex(t *testing.T) {
 		{"only blank lines", "\n\n\n", nil},
 		{"every field", idxFull, []*Package{idxFullPkg}},
 		{"no trailing blank line", "P:a\nV:1", []*Package{{Name: "a", Version: "1"}}},
-		{"no final newline", "P:a", []*Package{minimal("a")}},
-		{"several blank lines between records", "P:a\n\n\n\nP:b\n\n", []*Package{minimal("a"), minimal("b")}},
-		{"empty values", "P:a\nT:\nU:\nL:\n\n", []*Package{minimal("a")}},
-		{"value with colons and spaces", "P:a\nT: x : y \n", []*Package{{Name: "a", Description: " x : y "}}},
+		{"no final newline", "P:a\nV:1", []*Package{minimal("a")}},
+		{"several blank lines between records", "P:a\nV:1\n\n\n\nP:b\nV:1\n\n", []*Package{minimal("a"), minimal("b")}},
+		{"empty values", "P:a\nV:1\nT:\nU:\nL:\n\n", []*Package{minimal("a")}},
+		{"value with colons and spaces", "P:a\nV:1\nT: x : y \n", []*Package{{Name: "a", Version: "1", Description: " x : y "}}},
 		{"later field wins", "P:a\nV:1\nV:2\n", []*Package{{Name: "a", Version: "2"}}},
-		{"extra spaces in deps", "P:a\nD: x  y \n", []*Package{{Name: "a", Depends: []string{"x", "y"}}}},
-		{"line of exactly the limit", "P:a\nT:" + strings.Repeat("x", MaxIndexLine-2) + "\n",
-			[]*Package{{Name: "a", Description: strings.Repeat("x", MaxIndexLine-2)}}},
+		{"extra spaces in deps", "P:a\nV:1\nD: x  y \n", []*Package{{Name: "a", Version: "1", Depends: []string{"x", "y"}}}},
+		{"line of exactly the limit", "P:a\nV:1\nT:" + strings.Repeat("x", MaxIndexLine-2) + "\n",
+			[]*Package{{Name: "a", Version: "1", Description: strings.Repeat("x", MaxIndexLine-2)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseIndex(strings.NewReader(tc.in), "APKINDEX")
@@ -84,8 +84,10 @@ func TestParseIndexErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
 	}{
-		{"record without P:", "P:a\n\nV:1\nA:x86_64\n\n", `APKINDEX:3: record without P: field`},
-		{"last record without P:", "P:a\n\nC:Q1x\n", `APKINDEX:3: record without P: field`},
+		{"record without P:", "P:a\nV:1\n\nV:1\nA:x86_64\n\n", `APKINDEX:4: record without P: field`},
+		{"last record without P:", "P:a\nV:1\n\nC:Q1x\n", `APKINDEX:4: record without P: field`},
+		{"record without V:", "P:a\nV:1\n\nP:b\nA:x86_64\n\n", `APKINDEX:4: record of "b" without V: field`},
+		{"empty V:", "P:a\nV:\n", `APKINDEX:1: record of "a" without V: field`},
 		{"unknown uppercase field", "P:a\nV:1\nX:new\n", `APKINDEX:3: unknown field "X:"`},
 		{"digit field", "P:a\n9:new\n", `APKINDEX:2: unknown field "9:"`},
 		{"malformed line", "P:a\nhello world\n", `APKINDEX:2: malformed line "hello world"`},
@@ -300,4 +302,24 @@ func ExampleWriteIndexArchive() {
 	p := idx.Packages[0]
 	fmt.Println(idx.Description, p.Name, p.Version, p.InstalledSize, p.Checksum == pf.Checksum())
 	// Output: example hello 1.0-r0 21 true
+}
+
+func TestIndexDedupe(t *testing.T) {
+	p := func(name, ver string) *Package { return &Package{Name: name, Version: ver} }
+	a1, a3, a2, b, a3again := p("a", "1.0-r0"), p("a", "1.0-r3"), p("a", "1.0-r2"), p("b", "5"), p("a", "1.0-r3")
+	idx := &Index{Packages: []*Package{a1, b, a3, a2, a3again}}
+	dups := idx.Dedupe()
+	if len(idx.Packages) != 2 || idx.Packages[0] != a3 || idx.Packages[1] != b {
+		t.Fatalf("kept %v, want a 1.0-r3 (the first of the highest) then b", idx.Packages)
+	}
+	if len(dups) != 1 || dups[0].Kept != a3 || len(dups[0].Dropped) != 3 {
+		t.Fatalf("duplicates %+v", dups)
+	}
+	if got := dups[0].String(); got != "a 1.0-r3 (kept), 1.0-r0, 1.0-r2, 1.0-r3" {
+		t.Errorf("String() = %q", got)
+	}
+	once := &Index{Packages: []*Package{a1, b}}
+	if dups := once.Dedupe(); dups != nil || len(once.Packages) != 2 {
+		t.Errorf("an index without duplicates changed: %v", dups)
+	}
 }

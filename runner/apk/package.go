@@ -45,3 +45,58 @@ func (p *Package) OriginOrName() string {
 	}
 	return p.Name
 }
+
+// Duplicate is a name with more than one record in an index: the record
+// Dedupe kept and those it dropped, in index order.
+type Duplicate struct {
+	Name    string
+	Kept    *Package
+	Dropped []*Package
+}
+
+// String names the records: "hello 1.0-r0 (kept), 0.9-r0".
+func (d Duplicate) String() string {
+	s := d.Name + " " + d.Kept.Version + " (kept)"
+	for _, p := range d.Dropped {
+		s += ", " + p.Version
+	}
+	return s
+}
+
+// Dedupe keeps one record per package name, as apk would install it: the
+// highest version (the first of equal ones). The kept records stay in
+// index order, each where the first record of its name was. It returns
+// what it dropped, by name in index order; nil when every name is once.
+func (idx *Index) Dedupe() []Duplicate {
+	at := make(map[string]int, len(idx.Packages)) // name -> position in kept
+	kept := idx.Packages[:0:0]
+	var dups []Duplicate
+	dupAt := map[string]int{}
+	for _, p := range idx.Packages {
+		i, seen := at[p.Name]
+		if !seen {
+			at[p.Name] = len(kept)
+			kept = append(kept, p)
+			continue
+		}
+		j, ok := dupAt[p.Name]
+		if !ok {
+			j = len(dups)
+			dupAt[p.Name] = j
+			dups = append(dups, Duplicate{Name: p.Name})
+		}
+		if CompareVersions(p.Version, kept[i].Version) > 0 {
+			dups[j].Dropped = append(dups[j].Dropped, kept[i])
+			kept[i] = p
+		} else {
+			dups[j].Dropped = append(dups[j].Dropped, p)
+		}
+	}
+	for j := range dups {
+		dups[j].Kept = kept[at[dups[j].Name]]
+	}
+	if dups != nil {
+		idx.Packages = kept
+	}
+	return dups
+}

@@ -10,12 +10,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/klauspost/compress/gzip"
 )
 
 // PkgInfo is the content of a package's .PKGINFO, the "key = value" file
@@ -195,11 +194,14 @@ func (info *PkgInfo) Marshal() []byte {
 type PackageFile struct {
 	Name string // file name, for errors
 	Size int64  // file size in bytes
-	// Signature, Control and Data are the raw gzip members. Signature is
-	// nil for an unsigned package.
+	// Signature is the raw gzip member of the first signature, nil for
+	// an unsigned package; Control is the raw control member. Both are
+	// bounded by Limits.Control.
 	Signature []byte
 	Control   []byte
-	Data      []byte
+	// ControlOffset and DataOffset are where the control and the data
+	// members start in the file; the data member runs to its end.
+	ControlOffset, DataOffset int64
 	// SignatureName is the .SIGN.* entry name when signed.
 	SignatureName string
 	Info          *PkgInfo
@@ -208,6 +210,8 @@ type PackageFile struct {
 	Scripts map[string][]byte
 	// Files lists the data member's entries in order, without content.
 	Files []PackageEntry
+
+	src io.ReaderAt // the file, for ReadFile
 }
 
 // PackageEntry describes one entry of the data member.
@@ -220,133 +224,170 @@ type PackageEntry struct {
 	SHA1     string // the APK-TOOLS.checksum.SHA1 PAX record, hex
 }
 
-// ReadPackageFile parses an .apk: an optional signature member, the control
-// member (.PKGINFO and install scripts) and the data member. It checks the
-// layout, every tar path (absolute paths and ".." are rejected), each
-// regular file against its APK-TOOLS.checksum.SHA1 record and the data
-// member against the datahash of .PKGINFO. It does not verify the
-// signature. name is used in errors.
+// ReadPackageFile is ReadPackage on a package in memory, with the
+// default limits.
 func ReadPackageFile(b []byte, name string) (*PackageFile, error) {
-	pf, err := readPackageFile(b, name)
+	return ReadPackage(bytes.NewReader(b), int64(len(b)), name, Limits{})
+}
+
+// ReadPackage parses the .apk of size bytes that r holds: optional
+// signature members, the control member (.PKGINFO and install scripts) and
+// the data member. It checks the layout, every tar path (absolute paths
+// and ".." are rejected), each regular file against its
+// APK-TOOLS.checksum.SHA1 record and the data member against the datahash
+// of .PKGINFO. It does not verify the signature (Keyring.ReadPackage
+// does). name is used in errors.
+//
+// Only the signature and control members are held in memory, each capped
+// by lim.Control; the data member is streamed (inflating at most lim.Data
+// bytes) and its listing capped by lim.Listing. ReadFile reads from r
+// again, so r must stay open for it.
+func ReadPackage(r io.ReaderAt, size int64, name string, lim Limits) (*PackageFile, error) {
+	pf, err := readPackage(&source{r, size}, lim.withDefaults(), nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read package %q: %w", name, err)
+	}
+	pf.Name = name
+	return pf, nil
+}
+
+// readPackage reads a package whose head is h (nil: read it here). With
+// keys, the signature is checked on the control member's compressed
+// bytes, and the data member's against the datahash, before the data is
+// inflated.
+func readPackage(src *source, lim Limits, keys *Keyring, h *head) (*PackageFile, error) {
+	if h == nil {
+		var err error
+		h, err = src.readHead(lim, false)
+		if errors.Is(err, errOnlySignatures) {
+			return nil, errors.New("no control member after the signature")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	pf := &PackageFile{Size: src.size, Scripts: map[string][]byte{}, src: src.r}
+	if len(h.sigs) > 0 {
+		pf.Signature, pf.SignatureName = h.sigRaw, h.sigs[0].entry
+	}
+	ctlN := len(h.sigs) + 1
+	pf.ControlOffset = h.bodyStart
+	ctl, ctlEnd, err := src.inflateAll(pf.ControlOffset, ctlN, lim.Control, "control member")
+	if err != nil {
+		return nil, err
+	}
+	if pf.Control, err = src.section(pf.ControlOffset, ctlEnd); err != nil {
+		return nil, err
+	}
+	pf.DataOffset = ctlEnd
+	if ctlEnd == src.size {
+		return nil, fmt.Errorf("no data member after the control member at offset %d", pf.ControlOffset)
+	}
+	if err := pf.readControl(ctl); err != nil {
+		return nil, fmt.Errorf("control member at offset %d: %w", pf.ControlOffset, err)
+	}
+	if keys != nil {
+		if err := keys.checkPackage(src, h.sigs, pf); err != nil {
+			return nil, err
+		}
+	}
+	if err := pf.readData(src, lim, ctlN+1, keys == nil); err != nil {
+		return nil, err
 	}
 	return pf, nil
 }
 
-func readPackageFile(b []byte, name string) (*PackageFile, error) {
-	pf := &PackageFile{Name: name, Size: int64(len(b)), Scripts: map[string][]byte{}}
-	ctl, end, err := pkgInflate(b, 0)
-	if err != nil {
-		return nil, pkgGzipError(b, err)
-	}
-	ctlOff, members := 0, 1
-	// A first member that is no well-formed tar on its own is not a
-	// signature; reading it as the control member says what is wrong.
-	if sigName, _, ok, err := signatureTar(ctl); err == nil && ok {
-		pf.Signature, pf.SignatureName = b[:end], sigName
-		if end == len(b) {
-			return nil, errors.New("no control member after the signature")
-		}
-		ctlOff, members = end, 2
-		if ctl, end, err = pkgInflate(b, ctlOff); err != nil {
-			return nil, pkgGzipError(b, err)
-		}
-	}
-	pf.Control = b[ctlOff:end]
-	dataOff := end
-	if dataOff == len(b) {
-		return nil, fmt.Errorf("no data member after the control member at offset %d", ctlOff)
-	}
-
+// readControl reads the inflated control member.
+func (pf *PackageFile) readControl(ctl []byte) error {
 	items, err := tarReadAll(bytes.NewReader(ctl), func(string) bool { return true })
 	if err != nil {
-		return nil, fmt.Errorf("control member at offset %d: %w", ctlOff, err)
+		return err
 	}
 	for _, it := range items {
 		h := it.Header
 		if h.Name == ".PKGINFO" {
 			if pf.Info != nil {
-				return nil, fmt.Errorf("control member at offset %d: two .PKGINFO entries", ctlOff)
+				return errors.New("two .PKGINFO entries")
 			}
 			if pf.Info, err = ParsePkgInfo(it.Data, ".PKGINFO"); err != nil {
-				return nil, fmt.Errorf("control member at offset %d: %w", ctlOff, err)
+				return err
 			}
 			continue
 		}
 		if strings.Contains(h.Name, "/") || !strings.HasPrefix(h.Name, ".") {
-			return nil, fmt.Errorf("control member at offset %d: entry %q: control entries are dot files at the top level", ctlOff, h.Name)
+			return fmt.Errorf("entry %q: control entries are dot files at the top level", h.Name)
 		}
 		pf.Scripts[h.Name] = it.Data
 	}
 	if pf.Info == nil {
-		return nil, fmt.Errorf("control member at offset %d: no .PKGINFO", ctlOff)
+		return errors.New("no .PKGINFO")
 	}
+	if d := pf.Info.DataHash; d != "" {
+		if h, err := hex.DecodeString(d); err != nil || len(h) != sha256.Size {
+			return fmt.Errorf(".PKGINFO: datahash %q is not a SHA-256 in hex", d)
+		}
+	}
+	return nil
+}
 
-	// The data member is streamed through the tar reader, never held
-	// decompressed: packages can be large.
-	r := bytes.NewReader(b[dataOff:])
-	zr, err := gzip.NewReader(r)
+// readData streams the data member (the file's member n) through the tar
+// walk, and, when hash is set, through SHA-256 for the datahash.
+func (pf *PackageFile) readData(src *source, lim Limits, n int, check bool) error {
+	var h256 hash.Hash
+	if check && pf.Info.DataHash != "" {
+		h256 = sha256.New()
+	}
+	g, err := src.stream(pf.DataOffset, n, 0, "data member", h256, false)
 	if err != nil {
-		return nil, pkgGzipError(b, err)
+		return err
 	}
-	zr.Multistream(false)
-	files, walkErr := readDataEntries(zr)
-	if _, err := io.Copy(io.Discard, zr); err != nil {
-		return nil, pkgGzipError(b, err)
+	data := &capReader{r: g, b: newBudget(lim.Data, "data member")}
+	files, walkErr := readDataEntries(data, newBudget(lim.Listing, "file list of the data member"))
+	var me *memberError
+	if errors.As(walkErr, &me) {
+		return me
 	}
-	dataEnd := len(b) - r.Len()
-	pf.Data = b[dataOff:dataEnd]
-	if want := pf.Info.DataHash; want != "" {
-		sum := sha256.Sum256(pf.Data)
-		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want) {
-			return nil, fmt.Errorf("data member at offset %d: datahash mismatch: .PKGINFO says %s, the member's SHA-256 is %s", dataOff, want, got)
+	// Read the member to its end: the gzip checksum, and what the tar
+	// walk left (its end blocks, or what follows a broken entry).
+	if _, err := io.Copy(io.Discard, data); err != nil {
+		if errors.As(err, &me) {
+			return me
+		}
+		return fmt.Errorf("data member at offset %d: %w", pf.DataOffset, err)
+	}
+	if end := g.pos(); end != src.size {
+		if _, err := src.stream(end, n+1, 0, "", nil, false); err != nil {
+			return err
+		}
+		return &memberError{n + 1, end, errors.New("unexpected member after control and data")}
+	}
+	if h256 != nil {
+		if err := g.drain(); err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(h256.Sum(nil)); !strings.EqualFold(got, pf.Info.DataHash) {
+			return fmt.Errorf("data member at offset %d: %w: .PKGINFO says %s, the member's SHA-256 is %s", pf.DataOffset, ErrDataHash, pf.Info.DataHash, got)
 		}
 	}
 	if walkErr != nil {
-		return nil, fmt.Errorf("data member at offset %d: %w", dataOff, walkErr)
-	}
-	if dataEnd != len(b) {
-		return nil, fmt.Errorf("gzip member %d at offset %d: unexpected member after control and data", members+2, dataEnd)
+		return fmt.Errorf("data member at offset %d: %w", pf.DataOffset, walkErr)
 	}
 	pf.Files = files
-	return pf, nil
-}
-
-// pkgInflate decompresses the gzip member of b at off and returns it with
-// the offset where the member ends.
-func pkgInflate(b []byte, off int) (plain []byte, end int, err error) {
-	r := bytes.NewReader(b[off:])
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, 0, err
-	}
-	zr.Multistream(false)
-	var out bytes.Buffer
-	if _, err := out.ReadFrom(zr); err != nil {
-		return nil, 0, err
-	}
-	return out.Bytes(), len(b) - r.Len(), nil
-}
-
-// pkgGzipError turns a decompression error into one naming the member and
-// its offset, by splitting b again.
-func pkgGzipError(b []byte, err error) error {
-	if _, gerr := splitMembers(b); gerr != nil {
-		return gerr
-	}
-	return err
+	return nil
 }
 
 // readDataEntries lists the data tar and checks each regular file and
 // symlink against its SHA-1 PAX record where there is one, hashing the
-// content as it streams by.
-func readDataEntries(data io.Reader) ([]PackageEntry, error) {
+// content as it streams by. Each entry is charged to list.
+func readDataEntries(data io.Reader, list *budget) ([]PackageEntry, error) {
 	var out []PackageEntry
 	h1 := sha1.New()
 	err := tarWalk(data, func(h *tar.Header, body io.Reader) error {
 		e := PackageEntry{Name: h.Name, Typeflag: h.Typeflag, Mode: h.Mode & 0o7777, Size: h.Size,
 			Link: h.Linkname, SHA1: h.PAXRecords[tarChecksumKey]}
+		if err := list.take(int64(len(e.Name)+len(e.Link)+len(e.SHA1)) + 128); err != nil {
+			return err
+		}
 		h1.Reset()
 		switch h.Typeflag {
 		case tar.TypeReg, tar.TypeCont:
@@ -406,29 +447,46 @@ func (pf *PackageFile) IndexEntry() *Package {
 	}
 }
 
+// maxReadFile bounds what PackageFile.ReadFile returns.
+const maxReadFile = 64 << 20
+
 // ReadFile returns the content of the regular file name (a path inside the
-// package, without a leading "/", as in Files) from the data member.
+// package, without a leading "/", as in Files) from the data member, read
+// again from the file the package was read from. A file larger than 64 MiB
+// is refused.
 func (p *PackageFile) ReadFile(name string) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(p.Data))
+	content, err := p.readFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("read %s from %s: %w", name, p.Name, err)
 	}
-	defer zr.Close()
+	return content, nil
+}
+
+func (p *PackageFile) readFile(name string) ([]byte, error) {
+	src := &source{p.src, p.Size}
+	g, err := src.stream(p.DataOffset, 0, 0, "", nil, false)
+	if err != nil {
+		return nil, err
+	}
 	var content []byte
 	found := false
-	err = tarWalk(zr, func(h *tar.Header, body io.Reader) error {
+	err = tarWalk(&capReader{r: g, b: newBudget(DefaultLimits.Data, "data member")}, func(h *tar.Header, body io.Reader) error {
 		if found || h.Name != name || h.Typeflag != tar.TypeReg {
 			return nil
 		}
 		found = true
-		content, err = io.ReadAll(body)
-		return err
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(&capReader{r: body, b: newBudget(maxReadFile, "file "+name)}); err != nil {
+			return err
+		}
+		content = b.Bytes()
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s from %s: %w", name, p.Name, err)
+		return nil, asMemberError(err)
 	}
 	if !found {
-		return nil, fmt.Errorf("read %s from %s: no such regular file in the package", name, p.Name)
+		return nil, errors.New("no such regular file in the package")
 	}
 	return content, nil
 }

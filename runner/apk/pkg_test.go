@@ -43,12 +43,12 @@ func TestWritePackageRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pf.Signature != nil || len(pf.Control)+len(pf.Data) != len(b) || pf.Size != int64(len(b)) {
-		t.Fatalf("members: sig %d control %d data %d of %d bytes", len(pf.Signature), len(pf.Control), len(pf.Data), len(b))
+	if pf.Signature != nil || pf.ControlOffset != 0 || pf.DataOffset != int64(len(pf.Control)) || pf.Size != int64(len(b)) {
+		t.Fatalf("members: sig %d control %d data at %d of %d bytes", len(pf.Signature), len(pf.Control), pf.DataOffset, len(b))
 	}
 	wantInfo := spec.Info
 	wantInfo.Size = int64(len("binary") + len("x=1\n") + len("lib"))
-	sum := sha256.Sum256(pf.Data)
+	sum := sha256.Sum256(b[pf.DataOffset:])
 	wantInfo.DataHash = hex.EncodeToString(sum[:])
 	if !reflect.DeepEqual(*pf.Info, wantInfo) {
 		t.Errorf("info\n got %+v\nwant %+v", *pf.Info, wantInfo)
@@ -345,7 +345,7 @@ func TestReadPackageFileErrors(t *testing.T) {
 	other.Files[0].Data = []byte("tampered")
 	otherBytes, _ := MarshalPackage(other)
 	otherPF, _ := ReadPackageFile(otherBytes, "other.apk")
-	swapped := append(append([]byte{}, pf.Control...), otherPF.Data...)
+	swapped := append(append([]byte{}, pf.Control...), otherBytes[otherPF.DataOffset:]...)
 
 	info := "pkgname = x\npkgver = 1\ndatahash = auto\n"
 	fileTar := func(name string) []byte { return arcTar([]arcEntry{{name: name, data: "x"}}, true) }
@@ -374,7 +374,7 @@ func TestReadPackageFileErrors(t *testing.T) {
 		{"signature and control", append(append([]byte{}, sig...), ctlOnly...), "no data member after the control member at offset " + strconv.Itoa(len(sig))},
 		{"garbage after the data", append(append([]byte{}, good...), "junk"...), "gzip member 3 at offset " + strconv.Itoa(len(good))},
 		{"extra member", append(append([]byte{}, good...), ctlOnly...), "gzip member 3 at offset " + strconv.Itoa(len(good)) + ": unexpected member"},
-		{"datahash mismatch", swapped, "data member at offset " + strconv.Itoa(len(pf.Control)) + ": datahash mismatch: .PKGINFO says " + pf.Info.DataHash},
+		{"datahash mismatch", swapped, "data member at offset " + strconv.Itoa(len(pf.Control)) + ": data hash mismatch: .PKGINFO says " + pf.Info.DataHash},
 		{"dot-dot in data", pkgRaw(t, info, fileTar("usr/../../etc/shadow")), `data member at offset`},
 		{"dot-dot message", pkgRaw(t, info, fileTar("../x")), `entry "../x": path has a ".." element`},
 		{"absolute in data", pkgRaw(t, info, fileTar("/etc/passwd")), `entry "/etc/passwd": absolute path`},

@@ -176,64 +176,91 @@ func (s *Signer) PublicKey() *rsa.PublicKey { return &s.key.PublicKey }
 // SignPackage returns pkg (an .apk: control and data members, with or
 // without signature members) with one signature member, by this Signer,
 // over the control member; old signature members are dropped. name is the
-// file name used in errors.
+// file name used in errors. See WritePackage for what it checks.
+func (s *Signer) SignPackage(pkg []byte, name string) ([]byte, error) {
+	var out bytes.Buffer
+	out.Grow(len(pkg) + 1024)
+	if err := s.WritePackage(&out, bytes.NewReader(pkg), int64(len(pkg)), name); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// WritePackage writes the package of size bytes that r holds to w, with
+// one signature member by this Signer over its control member; old
+// signature members are dropped. The package is streamed: only its
+// signature and control members are held in memory.
 //
 // The signer is where trust is added, so it first checks what it vouches
 // for: the data must match the datahash of .PKGINFO (else the error wraps
 // ErrDataHash), a package without a datahash (which apk-tools 3 no longer
-// accepts) is refused, and the whole package must pass ReadPackageFile
-// (layout, tar paths, per-file checksums).
-func (s *Signer) SignPackage(pkg []byte, name string) ([]byte, error) {
-	l, err := parseLayout(pkg)
+// accepts) is refused, and the whole package must pass ReadPackage
+// (layout, tar paths, per-file checksums). Nothing is written to w unless
+// the package passes.
+func (s *Signer) WritePackage(w io.Writer, r io.ReaderAt, size int64, name string) error {
+	src := &source{r, size}
+	lim := DefaultLimits
+	h, err := src.readHead(lim, true)
 	if err != nil {
-		return nil, fmt.Errorf("sign package %q: %w", name, err)
+		return fmt.Errorf("sign package %q: %w", name, err)
 	}
-	if l.kind != kindPackage {
-		return nil, fmt.Errorf("sign package %q: this is %s (first entry %q), not a package", name, l.kind, l.firstName)
+	if h.kind != kindPackage {
+		return fmt.Errorf("sign package %q: this is %s (first entry %q), not a package", name, h.kind, h.firstName)
 	}
-	if l.dataHash == nil {
-		return nil, fmt.Errorf("sign package %q: no datahash in .PKGINFO; rebuild it with a current abuild", name)
+	pf, err := readPackage(src, lim, nil, h)
+	if err != nil {
+		return fmt.Errorf("sign package %q: %w", name, err)
 	}
-	if err := l.checkDataHash(pkg); err != nil {
-		return nil, fmt.Errorf("sign package %q: %w", name, err)
+	if pf.Info.DataHash == "" {
+		return fmt.Errorf("sign package %q: no datahash in .PKGINFO; rebuild it with a current abuild", name)
 	}
-	if _, err := ReadPackageFile(pkg[l.bodyStart:], name); err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
+	m, err := s.signatureFor(pf.Control)
+	if err != nil {
+		return err
 	}
-	return s.sign(pkg[l.bodyStart:l.controlEnd], pkg[l.bodyStart:])
+	if _, err := w.Write(m); err != nil {
+		return fmt.Errorf("sign package %q: %w", name, err)
+	}
+	if _, err := io.Copy(w, io.NewSectionReader(r, pf.ControlOffset, size-pf.ControlOffset)); err != nil {
+		return fmt.Errorf("sign package %q: %w", name, err)
+	}
+	return nil
 }
 
 // SignIndex returns index (an APKINDEX.tar.gz, signed or not) with one
 // signature member, by this Signer, over everything after it; old
-// signature members are dropped. The index must pass ReadIndexArchive.
+// signature members are dropped. The index must pass ReadIndex.
 // name is the file name used in errors.
 func (s *Signer) SignIndex(index []byte, name string) ([]byte, error) {
-	l, err := parseLayout(index)
+	src := &source{bytes.NewReader(index), int64(len(index))}
+	lim := DefaultLimits
+	h, err := src.readHead(lim, true)
 	if err != nil {
 		return nil, fmt.Errorf("sign index %q: %w", name, err)
 	}
-	if l.kind != kindIndex {
-		return nil, fmt.Errorf("sign index %q: this is %s (first entry %q), not an index", name, l.kind, l.firstName)
+	if h.kind != kindIndex {
+		return nil, fmt.Errorf("sign index %q: this is %s (first entry %q), not an index", name, h.kind, h.firstName)
 	}
-	if _, err := ReadIndexArchive(index[l.bodyStart:], name); err != nil {
+	if _, err := readIndexBody(src, h, name, lim); err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	return s.sign(index[l.bodyStart:], index[l.bodyStart:])
-}
-
-// sign returns a signature member over signed followed by body.
-func (s *Signer) sign(signed, body []byte) ([]byte, error) {
-	h, _ := s.alg.hash()
-	sig, err := rsa.SignPKCS1v15(rand.Reader, s.key, h, digest(h, signed))
-	if err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
-	}
-	m, err := signatureMember(sigPrefix+string(s.alg)+"."+s.keyName, sig)
+	body := index[h.bodyStart:]
+	m, err := s.signatureFor(body)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, 0, len(m)+len(body))
 	return append(append(out, m...), body...), nil
+}
+
+// signatureFor returns a signature member over signed.
+func (s *Signer) signatureFor(signed []byte) ([]byte, error) {
+	h, _ := s.alg.hash()
+	sig, err := rsa.SignPKCS1v15(rand.Reader, s.key, h, digest(h, signed))
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return signatureMember(sigPrefix+string(s.alg)+"."+s.keyName, sig)
 }
 
 // SignPackages signs every package with SignPackage, on all CPUs, and
@@ -352,125 +379,6 @@ func (k fileKind) String() string {
 	return "unknown"
 }
 
-// layout is where the parts of a package or index file are.
-type layout struct {
-	sigs       []signature // from all leading signature members, in order
-	bodyStart  int         // offset of the first member after the signatures
-	controlEnd int         // packages: offset just after the control member
-	kind       fileKind
-	firstName  string // first entry after the signatures
-	dataHash   []byte // packages: the .PKGINFO datahash, nil when absent
-}
-
-// parseLayout finds the signature members, the kind of file and, for a
-// package, the end of the control member and its datahash. It
-// decompresses each member up to the control or index member once; the
-// data member, the bulk of a package, is left to the reader that checks it
-// (ReadPackageFile), so that it is decompressed only there.
-func parseLayout(b []byte) (*layout, error) {
-	if len(b) == 0 {
-		return nil, errors.New("empty file: no gzip member")
-	}
-	l := &layout{}
-	for n := 1; ; n++ {
-		if l.bodyStart == len(b) {
-			return nil, errors.New("only signatures, no content")
-		}
-		at := func(err error) error { return fmt.Errorf("gzip member %d at offset %d: %w", n, l.bodyStart, err) }
-		t, end, err := gunzipHead(b[l.bodyStart:])
-		if err != nil {
-			return nil, at(err)
-		}
-		items, err := tarReadAll(bytes.NewReader(t), func(name string) bool { return name == ".PKGINFO" })
-		if err != nil {
-			return nil, at(err)
-		}
-		if len(items) == 0 {
-			return nil, at(errors.New("no tar entries"))
-		}
-		first := items[0].Header.Name
-		if strings.HasPrefix(first, sigPrefix) {
-			entry, sig, ok, err := isSignatureMember(b[l.bodyStart : l.bodyStart+end])
-			if err != nil {
-				return nil, at(err)
-			}
-			if !ok {
-				return nil, at(fmt.Errorf("signature entry %q shares its member with other entries", first))
-			}
-			l.sigs = append(l.sigs, parseSignatureName(entry, sig))
-			l.bodyStart += end
-			continue
-		}
-		l.firstName = first
-		switch {
-		case first == "DESCRIPTION" || first == "APKINDEX":
-			l.kind = kindIndex
-			return l, nil
-		case !strings.HasPrefix(first, "."):
-			return nil, fmt.Errorf("neither a package nor an index: first entry %q (a package starts with .PKGINFO, an index with DESCRIPTION or APKINDEX)", first)
-		}
-		l.kind = kindPackage
-		if l.dataHash, err = pkgInfoDataHash(items); err != nil {
-			return nil, at(err)
-		}
-		l.controlEnd = l.bodyStart + end
-		if l.controlEnd == len(b) {
-			return nil, errors.New("package has a control member but no data member")
-		}
-		return l, nil
-	}
-}
-
-// gunzipHead decompresses the gzip member at the start of b and returns
-// its content and its length in b (bytes.Reader is an io.ByteReader, so
-// the gzip reader reads no further than the member).
-func gunzipHead(b []byte) (content []byte, n int, err error) {
-	r := bytes.NewReader(b)
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, 0, err
-	}
-	zr.Multistream(false)
-	content, err = io.ReadAll(io.LimitReader(zr, maxHeadMember+1))
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, 0, err
-	}
-	if len(content) > maxHeadMember {
-		return nil, 0, fmt.Errorf("member decompresses to more than %d MiB: not a signature, control or index member", maxHeadMember>>20)
-	}
-	return content, len(b) - r.Len(), nil
-}
-
-// maxHeadMember bounds what gunzipHead decompresses: a control member is
-// kilobytes, the largest APKINDEX tens of megabytes; more is a gzip bomb.
-const maxHeadMember = 1 << 30
-
-// pkgInfoDataHash returns the datahash of the .PKGINFO among a control
-// member's entries, or nil when it has none.
-func pkgInfoDataHash(items []tarItem) ([]byte, error) {
-	var dataHash []byte
-	for _, it := range items {
-		if it.Header.Name != ".PKGINFO" {
-			continue
-		}
-		info, err := ParsePkgInfo(it.Data, ".PKGINFO")
-		if err != nil {
-			return nil, err
-		}
-		if info.DataHash != "" {
-			h, err := hex.DecodeString(info.DataHash)
-			if err != nil || len(h) != sha256.Size {
-				return nil, fmt.Errorf(".PKGINFO: datahash %q is not a SHA-256 in hex", info.DataHash)
-			}
-			dataHash = h
-		}
-	}
-	return dataHash, nil
-}
-
 // VerifyPackage checks an .apk as apk does: a signature by a key of k over
 // the control member, and the data members against the datahash in
 // .PKGINFO (for an old package without a datahash, a signature over
@@ -506,84 +414,112 @@ func (e *VerifyError) Error() string { return fmt.Sprintf("verify %q: %v", e.Fil
 func (e *VerifyError) Unwrap() error { return e.Err }
 
 func (k *Keyring) verify(b []byte, name string, want fileKind) error {
-	l, err := parseLayout(b)
+	_, _, err := k.read(&source{bytes.NewReader(b), int64(len(b))}, name, want, DefaultLimits)
+	return err
+}
+
+// VerifyAt is Verify on the file of size bytes that r holds, inflating
+// no more than lim allows (zero fields: DefaultLimits).
+func (k *Keyring) VerifyAt(r io.ReaderAt, size int64, name string, lim Limits) error {
+	_, _, err := k.read(&source{r, size}, name, 0, lim.withDefaults())
+	return err
+}
+
+// ReadPackage is ReadPackage that first checks the signature, as
+// VerifyPackage does, on the compressed bytes: the control member (capped
+// by lim.Control) is inflated before, the data member only after its
+// bytes matched the datahash. Errors are *VerifyError.
+func (k *Keyring) ReadPackage(r io.ReaderAt, size int64, name string, lim Limits) (*PackageFile, error) {
+	pf, _, err := k.read(&source{r, size}, name, kindPackage, lim.withDefaults())
+	return pf, err
+}
+
+// ReadIndex is ReadIndex that first checks the signature, as VerifyIndex
+// does, on the compressed bytes: nothing after the signature members is
+// inflated before it holds. Errors are *VerifyError.
+func (k *Keyring) ReadIndex(r io.ReaderAt, size int64, name string, lim Limits) (*Index, error) {
+	_, idx, err := k.read(&source{r, size}, name, kindIndex, lim.withDefaults())
+	return idx, err
+}
+
+// read verifies and reads a package or an index (want 0: whichever it
+// is).
+func (k *Keyring) read(src *source, name string, want fileKind, lim Limits) (*PackageFile, *Index, error) {
+	h, err := src.readHead(lim, true)
 	if err != nil {
-		return &VerifyError{name, err}
+		return nil, nil, &VerifyError{name, err}
 	}
-	if want != 0 && l.kind != want {
-		return &VerifyError{name, fmt.Errorf("this is %s (first entry %q), not %s", l.kind, l.firstName, want)}
+	if want != 0 && h.kind != want {
+		return nil, nil, &VerifyError{name, fmt.Errorf("this is %s (first entry %q), not %s", h.kind, h.firstName, want)}
 	}
-	if err := k.check(b, l); err != nil {
-		return &VerifyError{name, err}
+	if h.kind == kindPackage {
+		pf, err := readPackage(src, lim, k, h)
+		if err != nil {
+			return nil, nil, &VerifyError{name, err}
+		}
+		pf.Name = name
+		return pf, nil, nil
 	}
-	// The signature holds; now the rest of what apk checks on reading.
-	if l.kind == kindPackage {
-		_, err = ReadPackageFile(b[l.bodyStart:], name)
-	} else {
-		_, err = ReadIndexArchive(b[l.bodyStart:], name)
+	if err := k.checkIndex(src, h); err != nil {
+		return nil, nil, &VerifyError{name, err}
 	}
+	idx, err := readIndexBody(src, h, name, lim)
 	if err != nil {
-		return &VerifyError{name, err}
+		return nil, nil, &VerifyError{name, err}
+	}
+	return nil, idx, nil
+}
+
+// checkIndex verifies the signature of an index over everything after
+// the signature members, read as it is on disk.
+func (k *Keyring) checkIndex(src *source, h *head) error {
+	use, err := k.pick(h.sigs)
+	if err != nil {
+		return err
+	}
+	alg, _ := use.alg.hash()
+	d, err := src.digest(alg, h.bodyStart)
+	if err != nil {
+		return err
+	}
+	return k.checkSignature(use, alg, d)
+}
+
+// checkPackage verifies the signature of a package whose control member
+// has been read: over the control member when .PKGINFO has a datahash
+// (and then the data member against it), else over control and data.
+func (k *Keyring) checkPackage(src *source, sigs []signature, pf *PackageFile) error {
+	use, err := k.pick(sigs)
+	if err != nil {
+		return err
+	}
+	alg, _ := use.alg.hash()
+	var d []byte
+	if pf.Info.DataHash != "" {
+		d = digest(alg, pf.Control)
+	} else if d, err = src.digest(alg, pf.ControlOffset); err != nil {
+		return err
+	}
+	if err := k.checkSignature(use, alg, d); err != nil {
+		return err
+	}
+	if pf.Info.DataHash == "" {
+		return nil
+	}
+	want, _ := hex.DecodeString(pf.Info.DataHash) // checked by readControl
+	got, err := src.digest(crypto.SHA256, pf.DataOffset)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("%w: .PKGINFO says %x, the data member's SHA-256 is %x", ErrDataHash, want, got)
 	}
 	return nil
 }
 
-// check verifies the signature and data hash of a parsed file.
-func (k *Keyring) check(b []byte, l *layout) error {
-	if len(l.sigs) == 0 {
-		return ErrNoSignature
-	}
-	// As apk: the first signature of a known type by a trusted key counts;
-	// the others are ignored.
-	var use *signature
-	var unknown []string
-	for i := range l.sigs {
-		s := &l.sigs[i]
-		if s.alg == "" {
-			continue
-		}
-		if _, ok := k.keys[s.keyName]; ok {
-			use = s
-			break
-		}
-		unknown = append(unknown, s.keyName)
-	}
-	if use == nil {
-		if len(unknown) == 0 {
-			entries := make([]string, len(l.sigs))
-			for i, s := range l.sigs {
-				entries[i] = s.entry
-			}
-			return fmt.Errorf("%w: only signatures of unsupported types %q", ErrNoSignature, entries)
-		}
-		from := ""
-		if k.dir != "" {
-			from = " (not in " + k.dir + ")"
-		}
-		if len(unknown) == 1 {
-			return fmt.Errorf("%w %q%s", ErrUnknownKey, unknown[0], from)
-		}
-		return fmt.Errorf("%w: none of %q%s", ErrUnknownKey, unknown, from)
-	}
-	signed := b[l.bodyStart:]
-	if l.kind == kindPackage && l.dataHash != nil {
-		signed = b[l.bodyStart:l.controlEnd]
-	}
-	h, _ := use.alg.hash()
-	if err := rsa.VerifyPKCS1v15(k.keys[use.keyName], h, digest(h, signed), use.sig); err != nil {
+func (k *Keyring) checkSignature(use *signature, alg crypto.Hash, d []byte) error {
+	if err := rsa.VerifyPKCS1v15(k.keys[use.keyName], alg, d, use.sig); err != nil {
 		return fmt.Errorf("%w (%s signature by key %q)", ErrBadSignature, use.alg, use.keyName)
-	}
-	if l.kind == kindPackage && l.dataHash != nil {
-		return l.checkDataHash(b)
-	}
-	return nil
-}
-
-// checkDataHash compares the SHA-256 of everything after the control
-// member with the datahash of .PKGINFO, as apk does.
-func (l *layout) checkDataHash(b []byte) error {
-	if got := sha256.Sum256(b[l.controlEnd:]); !bytes.Equal(got[:], l.dataHash) {
-		return fmt.Errorf("%w: .PKGINFO says %x, the data member's SHA-256 is %x", ErrDataHash, l.dataHash, got)
 	}
 	return nil
 }

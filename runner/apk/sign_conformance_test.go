@@ -357,7 +357,7 @@ head -c -1024 sig.tar | gzip -n -9 > sig.tar.gz`
 			if err != nil {
 				t.Fatal(err)
 			}
-			mine, err := s.sign(tc.signed, nil)
+			mine, err := s.signatureFor(tc.signed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -391,11 +391,15 @@ func TestConformanceNoDataHash(t *testing.T) {
 	pkg := sigTestNoDataHash(t)
 	_, members := sigTestMembers(t, pkg)
 	s := sigTestSigner(t, 0)
-	whole, err := s.sign(pkg, pkg)
+	sign := func(signed, body []byte) ([]byte, error) {
+		m, err := s.signatureFor(signed)
+		return append(m, body...), err
+	}
+	whole, err := sign(pkg, pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	controlOnly, err := s.sign(members[0], pkg)
+	controlOnly, err := sign(members[0], pkg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -246,7 +246,7 @@ func TestVerifyFailures(t *testing.T) {
 	_, imembers := sigTestMembers(t, signedIndex)
 	// Byte 4 of a gzip member is its header's MTIME: changing it keeps
 	// the member valid but changes the signed bytes.
-	otherSig, err := sigTestSigner(t, 2).sign([]byte("not the control member"), nil)
+	otherSig, err := sigTestSigner(t, 2).signatureFor([]byte("not the control member"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,9 +496,9 @@ func FuzzVerify(f *testing.F) {
 			if k.VerifyPackage(b, "f") != nil && k.VerifyIndex(b, "f") != nil {
 				t.Fatal("Verify accepts what neither VerifyPackage nor VerifyIndex does")
 			}
-			l, err := parseLayout(b)
+			l, err := (&source{bytes.NewReader(b), int64(len(b))}).readHead(DefaultLimits, true)
 			if err != nil {
-				t.Fatalf("verified but the layout does not parse: %v", err)
+				t.Fatalf("verified but the head does not parse: %v", err)
 			}
 			var re []byte
 			if l.kind == kindPackage {
@@ -699,12 +699,12 @@ func TestVerifyWithoutDataHash(t *testing.T) {
 	if _, err := s.SignPackage(pkg, "old.apk"); err == nil || !strings.Contains(err.Error(), "no datahash") {
 		t.Fatalf("SignPackage: err = %v, want a refusal", err)
 	}
-	whole, err := s.sign(pkg, pkg) // over control and data
+	whole, err := signOver(s, pkg, pkg) // over control and data
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, members := sigTestMembers(t, pkg)
-	controlOnly, err := s.sign(members[0], pkg)
+	controlOnly, err := signOver(s, members[0], pkg)
 	if err != nil {
 		t.Fatal(err)
 	}

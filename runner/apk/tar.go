@@ -204,7 +204,7 @@ func tarReadAll(r io.Reader, keep func(name string) bool) ([]tarItem, error) {
 		it := tarItem{Header: h, SHA1: h.PAXRecords[tarChecksumKey]}
 		if keep != nil && keep(h.Name) {
 			var buf bytes.Buffer
-			buf.Grow(int(min(max(h.Size, 0), 64<<20))) // the header's size is only a hint
+			buf.Grow(int(min(max(h.Size, 0), 64<<10))) // the header's size is only a hint
 			if _, err := buf.ReadFrom(body); err != nil {
 				return err
 			}
@@ -216,16 +216,6 @@ func tarReadAll(r io.Reader, keep func(name string) bool) ([]tarItem, error) {
 		return nil
 	})
 	return items, err
-}
-
-// gunzipMember decompresses one raw gzip member.
-func gunzipMember(m []byte) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(m))
-	if err != nil {
-		return nil, err
-	}
-	zr.Multistream(false)
-	return io.ReadAll(zr)
 }
 
 // gzipWriter returns a gzip writer with a fixed header (no name, no mtime,

@@ -82,7 +82,7 @@ func openIndexCache(dir, root string) (*indexCache, error) {
 		old:   map[string]*cacheEntry{},
 		fresh: map[string]*cacheEntry{},
 	}
-	b, err := os.ReadFile(c.file)
+	b, err := safefile.ReadFile(c.file, 0) // a FIFO is an error, not a wait
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("scan aports: read cache: %w", err)

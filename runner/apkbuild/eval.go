@@ -23,7 +23,7 @@ import (
 // EvaluatorVersion names the evaluator's semantics. Change it whenever a
 // code change can change an Aport for the same APKBUILD: it is part of the
 // cache key, so old cache entries are then not used.
-const EvaluatorVersion = "apkbuild-eval-5"
+const EvaluatorVersion = "apkbuild-eval-6"
 
 const timeLimitMsg = "time limit"
 
@@ -211,7 +211,7 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 			limit = 20 * maxFuncCalls // a few calls per subpackage
 		}
 		if e.funcCalls++; e.funcCalls == 1 {
-			e.firstCall = line // positions inside eval'd text are not the file's
+			e.firstCall = line // where the recursion entered
 		}
 		if e.funcCalls > limit {
 			return nil, e.errorf(e.firstCall, "evaluate APKBUILD: more than %d function calls (endless recursion?)", limit)
@@ -238,6 +238,11 @@ func (e *evaluation) call(ctx context.Context, args []string) ([]string, error) 
 		if n := printfOutput(args[1:]); n > 4*e.f.limits.MaxVarSize {
 			return nil, e.errorf(line, "evaluate printf: output of about %d bytes is over the limit of %d", n, 4*e.f.limits.MaxVarSize)
 		}
+	case name == "eval" && line > 1 && len(args) > 1:
+		// The interpreter parses eval'd text on its own, from line 1:
+		// start it at the eval's line, so that what happens in it is
+		// reported there (and its later lines below it).
+		return append([]string{"eval", strings.Repeat("\n", line-1)}, args[1:]...), nil
 	}
 	return args, nil
 }

@@ -34,6 +34,7 @@ var hostileWant = map[string]string{
 	"nested-default":  "nested-default/APKBUILD:5: evaluate APKBUILD: 40200 expansions in one word is over the limit of 256",
 	"background":      "background/APKBUILD:4: evaluate APKBUILD: background commands (&) are not supported",
 	"big-string":      "big-string/APKBUILD: read APKBUILD: 100000023 bytes is over the limit of 1048576",
+	"eval-line":       `eval-line/APKBUILD:6: run "exec": builtin not allowed`,
 	"good":            "",
 }
 

@@ -451,13 +451,14 @@ func fromCache(e *cacheEntry, arches []string, res [][]byte) bool {
 var readBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // readAPKBUILD reads an APKBUILD into buf's space, refusing anything
-// larger than limit. It makes the system calls itself: os.File would
-// first try to register the file with the network poller, five more
-// calls per file.
+// larger than limit or not a regular file (opened without blocking: a
+// FIFO is refused, not waited on). It makes the system calls itself:
+// os.File would first try to register the file with the network poller,
+// five more calls per file.
 func readAPKBUILD(p string, limit int, buf []byte) ([]byte, error) {
-	fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 	for err == syscall.EINTR {
-		fd, err = syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+		fd, err = syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: err}

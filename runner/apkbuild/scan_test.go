@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
 )
@@ -243,4 +245,64 @@ func straceChild(t *testing.T) {
 		}
 	}
 	os.Stat("/apkfarm-marker-end")
+}
+
+// TestScanFIFO: a FIFO at an APKBUILD or at the cache file is refused at
+// once, never waited on.
+func TestScanFIFO(t *testing.T) {
+	root, cache := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(root, "fifo"), 0o755)
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo", "APKBUILD"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "good"), 0o755)
+	os.WriteFile(filepath.Join(root, "good", "APKBUILD"), []byte("pkgname=good\npkgver=1\npkgrel=0\narch=all\n"), 0o644)
+	type result struct {
+		res *ScanResult
+		err error
+	}
+	scan := func() result {
+		done := make(chan result, 1)
+		go func() {
+			res, err := Scan(context.Background(), root, ScanOptions{Arches: []string{"x86_64"}, CacheDir: cache})
+			done <- result{res, err}
+		}()
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(20 * time.Second):
+			t.Fatal("the scan still waits after 20 s")
+		}
+		return result{}
+	}
+	r := scan()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	found := false
+	for _, a := range r.res.Aports["x86_64"] {
+		if a.Path == "fifo" {
+			found = true
+			if !strings.Contains(a.Error, "fifo/APKBUILD: read APKBUILD: not a regular file") {
+				t.Errorf("error %q", a.Error)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no aport for the FIFO in %v", r.res.Aports["x86_64"])
+	}
+	ents, _ := os.ReadDir(cache)
+	for _, e := range ents {
+		p := filepath.Join(cache, e.Name())
+		os.Remove(p)
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ents) == 0 {
+		t.Fatal("the scan wrote no cache file")
+	}
+	if r := scan(); r.err == nil || !strings.Contains(r.err.Error(), "not a regular file") {
+		t.Errorf("FIFO at the cache file: err = %v", r.err)
+	}
 }

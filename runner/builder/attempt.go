@@ -58,7 +58,9 @@ func (r *runner) runJob(ctx context.Context, j *Job) Outcome {
 
 	at := &state.Attempt{Version: j.Version, Hash: j.Hash, Start: start.UTC(), ExitCode: end.exit,
 		Class: end.class, Log: filepath.ToSlash(rel) + ".gz"}
-	if end.class == "" && !end.stopped {
+	if end.class != "" || end.stopped {
+		discard(end.outs)
+	} else {
 		rels, local, err := stage(r.opts.StateDir, j.Arch, end.outs)
 		if err != nil {
 			r.setFatal(err)
@@ -294,18 +296,21 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 		pw.CloseWithError(err)
 		copyErr <- err
 	}()
-	outs, ignored, problems, rerr := checkOutputs(j, pr)
+	outs, ignored, problems, rerr := checkOutputs(j, pr, stagingDir(r.opts.StateDir, j.Arch))
 	pr.CloseWithError(errors.New("output check done"))
 	if err := <-copyErr; err != nil {
+		discard(outs)
 		return fail("copy packages out", -1, err)
 	}
 	if rerr != nil {
 		return fail("copy packages out", -1, rerr)
 	}
 	if actx.Err() != nil {
+		discard(outs)
 		return fail("copy packages out", -1, actx.Err())
 	}
 	if len(problems) > 0 {
+		discard(outs)
 		for _, p := range problems {
 			lw.Notef("output check: %s", p)
 		}

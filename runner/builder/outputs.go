@@ -193,32 +193,48 @@ func writeLocalRepoTar(w io.Writer, arch string, pkgs []localPkg) error {
 	return tw.Close()
 }
 
-// output is one accepted package of a build.
+// output is one accepted package of a build: written to a temporary file
+// in staging and checked there, put in place by stage.
 type output struct {
 	file string // name in $REPODEST
-	data []byte
+	tmp  *safefile.File
 	pf   *apk.PackageFile
+}
+
+// discard drops outputs that will not be staged.
+func discard(outs []output) {
+	for _, o := range outs {
+		o.tmp.Abort()
+	}
 }
 
 // checkOutputs reads the tar of $REPODEST and checks the .apk files in it
 // against the job: each must be a valid apk, and every expected package must
-// be there once with the job's version and arch (or noarch). It returns the
-// accepted packages, the unexpected ones (by file name, not staged) and what
-// is wrong with the build. err is for a tar stream that cannot be read.
-func checkOutputs(j *Job, r io.Reader) (accepted []output, ignored, problems []string, err error) {
+// be there once with the job's version and arch (or noarch). Each .apk is
+// streamed into a temporary file in stagingDir and checked there, never
+// held in memory (apk.ReadPackage caps what it inflates). It returns the
+// accepted packages (for stage, or discard), the unexpected ones (by file
+// name, not staged) and what is wrong with the build. err is for a tar
+// stream that cannot be read or a staging file that cannot be written;
+// no temporary file is left then.
+func checkOutputs(j *Job, r io.Reader, stagingDir string) (accepted []output, ignored, problems []string, err error) {
 	want := map[string]bool{}
 	for _, p := range j.Packages {
 		want[p] = true
 	}
 	got := map[string]string{} // package name -> file
 	tr := tar.NewReader(r)
+	fail := func(err error) ([]output, []string, []string, error) {
+		discard(accepted)
+		return nil, nil, nil, err
+	}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("read build output: %w", err)
+			return fail(fmt.Errorf("read build output: %w", err))
 		}
 		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(h.Name, ".apk") {
 			continue
@@ -228,34 +244,42 @@ func checkOutputs(j *Job, r io.Reader) (accepted []output, ignored, problems []s
 			problems = append(problems, fmt.Sprintf("%s: %d bytes, larger than the %d bytes allowed", file, h.Size, int64(maxPackageBytes)))
 			continue
 		}
-		b, err := io.ReadAll(tr)
+		tmp, err := safefile.Create(filepath.Join(stagingDir, file), 0o644)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("read build output %s: %w", file, err)
+			return fail(fmt.Errorf("stage %s: %w", file, err))
 		}
-		pf, err := apk.ReadPackageFile(b, file)
+		if _, err := io.Copy(tmp, tr); err != nil {
+			tmp.Abort()
+			return fail(fmt.Errorf("read build output %s: %w", file, err))
+		}
+		pf, err := apk.ReadPackage(tmp.File, h.Size, file, apk.Limits{})
 		if err != nil {
+			tmp.Abort()
 			problems = append(problems, fmt.Sprintf("%s: not a valid apk: %v", file, err))
 			continue
 		}
 		in := pf.Info
-		if !want[in.Name] {
+		problem := ""
+		switch prev, dup := got[in.Name]; {
+		case !want[in.Name]:
 			ignored = append(ignored, file)
+		case dup:
+			problem = fmt.Sprintf("%s: package %q already in %s", file, in.Name, prev)
+		case in.Version != j.Version:
+			got[in.Name] = file
+			problem = fmt.Sprintf("%s: package %q has version %q, the APKBUILD says %q", file, in.Name, in.Version, j.Version)
+		case in.Arch != j.Arch && in.Arch != "noarch":
+			got[in.Name] = file
+			problem = fmt.Sprintf("%s: package %q has arch %q, built for %q", file, in.Name, in.Arch, j.Arch)
+		default:
+			got[in.Name] = file
+			accepted = append(accepted, output{file: file, tmp: tmp, pf: pf})
 			continue
 		}
-		if prev, dup := got[in.Name]; dup {
-			problems = append(problems, fmt.Sprintf("%s: package %q already in %s", file, in.Name, prev))
-			continue
+		tmp.Abort()
+		if problem != "" {
+			problems = append(problems, problem)
 		}
-		got[in.Name] = file
-		if in.Version != j.Version {
-			problems = append(problems, fmt.Sprintf("%s: package %q has version %q, the APKBUILD says %q", file, in.Name, in.Version, j.Version))
-			continue
-		}
-		if in.Arch != j.Arch && in.Arch != "noarch" {
-			problems = append(problems, fmt.Sprintf("%s: package %q has arch %q, built for %q", file, in.Name, in.Arch, j.Arch))
-			continue
-		}
-		accepted = append(accepted, output{file: file, data: b, pf: pf})
 	}
 	for _, p := range j.Packages {
 		if got[p] == "" {
@@ -266,15 +290,24 @@ func checkOutputs(j *Job, r io.Reader) (accepted []output, ignored, problems []s
 	return accepted, ignored, problems, nil
 }
 
-// stage writes the accepted packages to <stateDir>/staging/<arch>/ as
-// <name>-<version>.apk and returns their paths relative to stateDir and
-// as local packages.
+// stagingDir is where an arch's packages are staged.
+func stagingDir(stateDir, arch string) string { return filepath.Join(stateDir, "staging", arch) }
+
+// stage puts the accepted packages, checked in their temporary files, in
+// place in <stateDir>/staging/<arch>/ as <name>-<version>.apk and returns
+// their paths relative to stateDir and as local packages. What it could
+// not stage is dropped.
 func stage(stateDir, arch string, outs []output) (rel []string, local []localPkg, err error) {
-	dir := filepath.Join(stateDir, "staging", arch)
-	for _, o := range outs {
+	dir := stagingDir(stateDir, arch)
+	for i, o := range outs {
 		name := o.pf.Info.Name + "-" + o.pf.Info.Version + ".apk"
 		p := filepath.Join(dir, name)
-		if err := safefile.Write(p, o.data, 0o644); err != nil {
+		err := o.tmp.SetPath(p)
+		if err == nil {
+			err = o.tmp.Commit()
+		}
+		if err != nil {
+			discard(outs[i+1:])
 			return nil, nil, fmt.Errorf("stage %s: %w", name, err)
 		}
 		rel = append(rel, filepath.ToSlash(filepath.Join("staging", arch, name)))

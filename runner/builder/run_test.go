@@ -346,9 +346,17 @@ func TestOutputCheck(t *testing.T) {
 			}
 			tw.Close()
 			j := &Job{Arch: "x86_64", Version: "1.0-r0", Packages: []string{"p", "p-doc"}}
-			acc, ign, problems, err := checkOutputs(j, &buf)
+			staging := t.TempDir()
+			acc, ign, problems, err := checkOutputs(j, &buf, staging)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if ents, _ := os.ReadDir(staging); len(ents) != len(acc) {
+				t.Errorf("%d files in staging for %d accepted packages: the others must be gone", len(ents), len(acc))
+			}
+			discard(acc)
+			if ents, _ := os.ReadDir(staging); len(ents) != 0 {
+				t.Errorf("%d files left in staging after discard", len(ents))
 			}
 			if tc.wantProblem == "" && len(problems) > 0 || tc.wantProblem != "" && !strings.Contains(strings.Join(problems, "\n"), tc.wantProblem) {
 				t.Errorf("problems %q; want %q", problems, tc.wantProblem)

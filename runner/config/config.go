@@ -33,6 +33,9 @@ type Config struct {
 	Jobs int `toml:"jobs"`
 	// HTTPTimeout bounds each download of an index.
 	HTTPTimeout Duration `toml:"http_timeout"`
+	// MaxIndexSize bounds what reading one index (published or upstream)
+	// inflates and holds in memory (apk.Limits.Index).
+	MaxIndexSize ByteSize `toml:"max_index_size"`
 
 	Source   Source   `toml:"source"`
 	Publish  Publish  `toml:"publish"`
@@ -53,8 +56,9 @@ type Config struct {
 // Default returns the configuration used for every key a file leaves out.
 func Default() Config {
 	return Config{
-		Arches:      []string{HostArch()},
-		HTTPTimeout: Duration(60 * time.Second),
+		Arches:       []string{HostArch()},
+		HTTPTimeout:  Duration(60 * time.Second),
+		MaxIndexSize: ByteSize(apk.DefaultLimits.Index),
 		Publish: Publish{Keys: "/etc/apkfarm/keys", Policy: PolicyPartial, Grace: Duration(24 * time.Hour),
 			Description: "apkfarm"},
 		State:  State{Dir: "/var/lib/apkfarm", KeepRuns: 500},
@@ -82,10 +86,15 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Decode decodes a TOML document over Default(). Unknown keys are errors,
-// all of them reported with their line. name is used in messages. Decode
+// Decode decodes a TOML document over Default(). Unknown keys and values
+// of the wrong type are errors, all of them reported at once with their
+// line, in the config's words ("build.jobs: want an integer, not the
+// string \"many\""); a duration must have a unit. name is used in messages. Decode
 // does not validate: call Validate.
 func Decode(b []byte, name string) (*Config, error) {
+	if problems := checkDocument(b, name); len(problems) > 0 {
+		return nil, fmt.Errorf("decode config: %s (see configs/apkfarm.toml for every key)", strings.Join(problems, "; "))
+	}
 	c := Default()
 	dec := toml.NewDecoder(bytes.NewReader(b)).DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
@@ -176,6 +185,9 @@ func (c *Config) validateTop(p *Problems) {
 	}
 	if c.HTTPTimeout <= 0 {
 		p.Addf("http_timeout", "must be positive, e.g. \"60s\"")
+	}
+	if c.MaxIndexSize < 1<<20 {
+		p.Addf("max_index_size", "%d bytes is too small for an index: at least \"1MiB\", default \"64MiB\"", c.MaxIndexSize)
 	}
 }
 

@@ -98,6 +98,20 @@ func TestDecodeErrors(t *testing.T) {
 		{"wrong type", "jobs = \"many\"\n", []string{"bad.toml:1:"}},
 		{"bad duration", "http_timeout = \"1 minute\"\n", []string{`parse duration "1 minute"`}},
 		{"syntax", "arches = [\n", []string{"bad.toml:"}},
+		{"duration without a unit", "[build]\ntimeout = 300\n",
+			[]string{`bad.toml:2: build.timeout: want a duration with a unit, such as "300s" or "6h", not the bare number 300`}},
+		{"every type error at once, in the config's words",
+			"jobs = \"many\"\nhttp_timeout = 300\n[build]\nmemory = true\nenv = [\"A=1\", 2]\nimgae = 1\npackage_timeouts = { linux = \"6 hours\" }\n[plan]\nbootstrap = [[\"a\", 1]]\n",
+			[]string{`bad.toml:1: jobs: want an integer, not the string "many"`, `bad.toml:2: http_timeout: want a duration with a unit`,
+				`bad.toml:4: build.memory: want a size`, `bad.toml:5: build.env[1]: want a string, not the integer 2`,
+				`bad.toml:6: unknown key "build.imgae"`, `bad.toml:7: build.package_timeouts.linux: parse duration "6 hours"`,
+				`bad.toml:9: plan.bootstrap[0][1]: want a string`}},
+		{"array of tables", "[[source]]\npath = \"x\"\n", []string{`bad.toml:1: source: want a table, not an array of tables`}},
+		{"in an array of tables", "[[channels]]\nname = 1\nbrnach = \"x\"\n[[channels]]\nname = \"b\"\nsource = []\n",
+			[]string{`bad.toml:2: channels.name: want a string, not the integer 1`, `bad.toml:3: unknown key "channels.brnach"`,
+				`bad.toml:6: channels.source: want a string, not an array`}},
+		{"table for a string", "[state.dir]\nx = 1\n", []string{`bad.toml:1: state.dir: want a string, not a table`}},
+		{"index size", "max_index_size = \"lots\"\n", []string{`bad.toml:1: max_index_size: parse size "lots"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,6 +30,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
+	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/image/tarfs"
 )
 
@@ -431,7 +432,7 @@ func (s *Store) unpack(ctx context.Context, h v1.Hash, arch string, fill func(tm
 }
 
 func (s *Store) fromTarball(ctx context.Context, path, arch string) (string, string, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path) // a FIFO is an error, not a wait
 	if err != nil {
 		return "", "", fmt.Errorf("open rootfs tarball: %w", err)
 	}
