@@ -19,30 +19,26 @@ func SignFile(ctx context.Context, s signer.Signer, path string) error {
 	if err != nil {
 		return err
 	}
-	b, err := safefile.ReadFile(target, MaxPackageBytes)
-	if err != nil {
-		return err
-	}
 	st, err := os.Stat(target)
 	if err != nil {
 		return err
 	}
-	u, err := apk.PrepareSigning(b, path)
+	u, size, err := prepareFile(target)
 	if err != nil {
-		return fmt.Errorf("sign package: %w", err)
-	}
-	if u.Kind != apk.KindPackage {
-		return fmt.Errorf("sign %s: an index, not a package", path)
+		return fmt.Errorf("sign package %q: %w", path, err)
 	}
 	sigs, err := s.Sign(ctx, apk.KindPackage, filepath.Base(path), u.Signed)
 	if err != nil {
 		return err
 	}
-	signed, err := apk.Attach(u.Body, sigs...)
+	members, err := apk.Attach(nil, sigs...)
 	if err != nil {
 		return err
 	}
-	return safefile.Write(target, signed, st.Mode().Perm())
+	if err := writeSigned(target, st.Mode().Perm(), members, &prepared{src: target, size: size, u: u}); err != nil {
+		return err
+	}
+	return safefile.SyncFS(filepath.Dir(target))
 }
 
 // WriteIndex writes idx to path as an APKINDEX.tar.gz signed through s,

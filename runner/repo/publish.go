@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -114,8 +115,108 @@ var errReplaced = errors.New("published with other content; a package is never r
 // signatures.
 type prepared struct {
 	src  string
+	size int64 // of the staged file
 	u    *apk.Unsigned
 	sigs []apk.Signature
+}
+
+// prepareFile checks a staged package as a stream (only its control
+// member is held) and returns what its signature covers.
+func prepareFile(src string) (*apk.Unsigned, int64, error) {
+	f, err := safefile.Open(src)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if fi.Size() > MaxPackageBytes {
+		return nil, 0, fmt.Errorf("%s: %d bytes, more than the %d a package may have", src, fi.Size(), int64(MaxPackageBytes))
+	}
+	u, err := apk.PrepareSigningAt(f, fi.Size(), filepath.Base(src))
+	if err != nil {
+		return nil, 0, err
+	}
+	if u.Kind != apk.KindPackage {
+		return nil, 0, fmt.Errorf("%s: an index, not a package", filepath.Base(src))
+	}
+	return u, fi.Size(), nil
+}
+
+// writeSigned writes final: the signature members, then the staged
+// package's body, streamed; renamed into place without an fsync (the
+// caller syncs the batch).
+func writeSigned(final string, perm os.FileMode, members []byte, p *prepared) error {
+	in, err := safefile.Open(p.src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	f, err := safefile.Create(final, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(members); err != nil {
+		f.Abort()
+		return err
+	}
+	if _, err := io.Copy(f, io.NewSectionReader(in, p.u.BodyOffset, p.size-p.u.BodyOffset)); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.CommitUnsynced()
+}
+
+// sameSigned reports whether final holds exactly what writeSigned would
+// write, comparing as streams; an error wrapping fs.ErrNotExist when there
+// is no such file.
+func sameSigned(final string, members []byte, p *prepared) (bool, error) {
+	cur, err := safefile.Open(final)
+	if err != nil {
+		return false, err
+	}
+	defer cur.Close()
+	fi, err := cur.Stat()
+	if err != nil {
+		return false, err
+	}
+	body := p.size - p.u.BodyOffset
+	if fi.Size() != int64(len(members))+body {
+		return false, nil
+	}
+	head := make([]byte, len(members))
+	if _, err := io.ReadFull(cur, head); err != nil || !bytes.Equal(head, members) {
+		return false, err
+	}
+	in, err := safefile.Open(p.src)
+	if err != nil {
+		return false, err
+	}
+	defer in.Close()
+	return sameStream(cur, io.NewSectionReader(in, p.u.BodyOffset, body))
+}
+
+// sameStream compares two readers to their ends.
+func sameStream(a, b io.Reader) (bool, error) {
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, ea := io.ReadFull(a, ba)
+		nb, eb := io.ReadFull(b, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		if ea == io.EOF || ea == io.ErrUnexpectedEOF {
+			return eb == io.EOF || eb == io.ErrUnexpectedEOF, nil
+		}
+		if ea != nil {
+			return false, ea
+		}
+		if eb != nil && eb != io.EOF && eb != io.ErrUnexpectedEOF {
+			return false, eb
+		}
+	}
 }
 
 // archWork is one arch's request as Publish works on it.
@@ -232,21 +333,12 @@ func (r Repository) load(w *archWork, opts Options) error {
 	errs := make([]error, len(w.req.Packages))
 	forEach(len(pkgs), opts.Jobs, func(i int) {
 		src := w.req.Packages[i]
-		b, err := safefile.ReadFile(src, MaxPackageBytes)
+		u, size, err := prepareFile(src)
 		if err != nil {
 			errs[i] = err
 			return
 		}
-		u, err := apk.PrepareSigning(b, filepath.Base(src))
-		if err != nil {
-			errs[i] = err
-			return
-		}
-		if u.Kind != apk.KindPackage {
-			errs[i] = fmt.Errorf("%s: an index, not a package", filepath.Base(src))
-			return
-		}
-		pkgs[i] = &prepared{src: src, u: u}
+		pkgs[i] = &prepared{src: src, u: u, size: size}
 	})
 	seen := map[string]string{}
 	for i, p := range pkgs {
@@ -297,31 +389,31 @@ func (r Repository) promote(ctx context.Context, w *archWork, opts Options) erro
 
 	// 1. The packages, durably, before any index names them.
 	type out struct {
-		p     *prepared
-		file  string
-		entry *apk.Package
-		data  []byte
+		p       *prepared
+		file    string
+		entry   *apk.Package
+		members []byte // the signature members, in front of the staged body
 	}
 	outs := make([]*out, len(w.pkgs))
 	for i, p := range w.pkgs {
-		signed, err := apk.Attach(p.u.Body, p.sigs...)
+		members, err := apk.Attach(nil, p.sigs...)
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", arch, err)
 		}
 		e := p.u.Package.IndexEntry()
-		e.Size = int64(len(signed))
+		e.Size = int64(len(members)) + p.size - p.u.BodyOffset
 		if e.Arch == "noarch" {
 			e.Arch = arch // listed under the repository's arch, as abuild's index --rewrite-arch does
 		}
-		outs[i] = &out{p: p, file: FileName(e), entry: e, data: signed}
+		outs[i] = &out{p: p, file: FileName(e), entry: e, members: members}
 	}
 	errs := make([]error, len(outs))
 	forEach(len(outs), opts.Jobs, func(i int) {
 		o := outs[i]
 		final := filepath.Join(dir, o.file)
-		cur, err := safefile.ReadFile(final, MaxPackageBytes)
+		same, err := sameSigned(final, o.members, o.p)
 		switch {
-		case err == nil && bytes.Equal(cur, o.data):
+		case err == nil && same:
 			return // already there (a run killed before its index, or a noarch copy)
 		case err == nil && (oldFiles[o.file] || w.journal.Files[o.file].Indexed):
 			errs[i] = fmt.Errorf("%s: %w", o.file, errReplaced)
@@ -331,15 +423,7 @@ func (r Repository) promote(ctx context.Context, w *archWork, opts Options) erro
 			return
 		}
 		opts.Step("package " + arch + "/" + o.file)
-		f, err := safefile.Create(final, 0o644)
-		if err == nil {
-			if _, err = f.Write(o.data); err != nil {
-				f.Abort()
-			} else {
-				err = f.CommitUnsynced()
-			}
-		}
-		errs[i] = err
+		errs[i] = writeSigned(final, 0o644, o.members, o.p)
 	})
 	// One syncfs for the batch, then the directory: the packages are
 	// durable before the journal and the index that name them.
