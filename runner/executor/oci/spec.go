@@ -62,6 +62,7 @@ type specInput struct {
 	Cgroups    Cgroups
 	CgroupPath string // relative: runc nests it under its own cgroup
 	CgroupNS   bool
+	Linux32    bool // the 32-bit personality (see Linux32)
 }
 
 // parseUser reads "uid:gid" ("" is root).
@@ -148,6 +149,9 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 			},
 		},
+	}
+	if in.Linux32 {
+		s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
 	}
 	if in.CgroupNS {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
