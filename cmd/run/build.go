@@ -56,6 +56,7 @@ func buildRun(ctx context.Context, cfg *config.Config, opts runOptions, stdout, 
 	if err := p.WriteText(stdout); err != nil {
 		return fail(fmt.Errorf("write plan: %w", err))
 	}
+	warnUnrunnable(stderr, p) // their builds stay pending (the executor's Check says the same)
 	timeouts := map[string]time.Duration{}
 	for name, d := range cfg.Build.PackageTimeouts {
 		timeouts[name] = time.Duration(d)
