@@ -19,6 +19,7 @@ import (
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
 	"github.com/apkfarm/apkfarm/runner/builder"
 	"github.com/apkfarm/apkfarm/runner/config"
+	"github.com/apkfarm/apkfarm/runner/executor"
 	"github.com/apkfarm/apkfarm/runner/executor/oci"
 	"github.com/apkfarm/apkfarm/runner/image"
 	"github.com/apkfarm/apkfarm/runner/plan"
@@ -157,12 +158,30 @@ func runJobs(ctx context.Context, cfg *config.Config, jobs []builder.Job, workDi
 	if idle == 0 {
 		idle = -1 // "0s" in the file turns the idle limit off
 	}
+	sources := cfg.Build.SourcesDir
+	if sources == "" {
+		sources = filepath.Join(cfg.State.Dir, "cache", "sources")
+	}
+	if sources, err = filepath.Abs(sources); err != nil {
+		return nil, fmt.Errorf("build.sources_dir: %w", err)
+	}
+	if gone, err := builder.PruneSources(sources, time.Duration(cfg.Build.SourcesMaxAge)); err != nil {
+		logger.Warn("pruning the sources directory failed", "dir", sources, "err", err)
+	} else if len(gone) > 0 {
+		logger.Info("pruned unused sources", "dir", sources, "removed", len(gone))
+	}
 	opts := builder.Options{
 		Jobs: jobsAtOnce, Image: cfg.Build.Image, Images: cfg.Build.Images,
+		SourcesDir: sources, CcacheDir: cfg.Build.CcacheDir, CcacheSize: int64(cfg.Build.CcacheSize),
 		Timeout: time.Duration(cfg.Build.Timeout), IdleTimeout: idle, LogMaxBytes: cfg.Build.LogMaxBytes,
 		PrepareCommand: cfg.Build.PrepareCommand, BuildCommand: cfg.Build.BuildCommand,
 		Env: cfg.Build.Env, User: cfg.Build.User, MemoryBytes: int64(cfg.Build.Memory), Pids: cfg.Build.Pids,
 		StateDir: cfg.State.Dir, Progress: prog, NativeArches: oci.NativeArches(),
+	}
+	if len(cfg.Build.Packages) > 0 {
+		// The farm's public keys go into the prepared root; issue 10 adds
+		// the farm's own repositories to the list.
+		opts.Prepare = executor.Prepare{Packages: cfg.Build.Packages, Repositories: cfg.Build.Repositories, KeysDir: cfg.Publish.Keys}
 	}
 	return builder.Run(ctx, jobs, opts, oci.New(store, ociOpts...), logger)
 }

@@ -5,6 +5,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apkfarm/apkfarm/runner/apkbuild"
@@ -52,6 +53,7 @@ func jobsFromPlan(p *plan.Plan, root string, aports map[string][]*apkbuild.Aport
 				BuildDeps: withoutOwn(deps, a),
 				Net:       a.HasOption("net"),
 				Timeout:   timeouts[b.Pkgname],
+				Sources:   remoteSources(a.Source),
 			})
 		}
 	}
@@ -81,6 +83,22 @@ func withoutOwn(deps []string, a *apkbuild.Aport) []string {
 	for _, d := range deps {
 		if !own[d] {
 			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// remoteSources are the names abuild saves an aport's remote sources as in
+// $SRCDEST: "name::url" gives name, a URL its last component.
+func remoteSources(source []string) []string {
+	var out []string
+	for _, s := range source {
+		name, uri, ok := strings.Cut(s, "::")
+		if !ok {
+			uri, name = s, path.Base(s)
+		}
+		if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") || strings.HasPrefix(uri, "ftp://") {
+			out = append(out, name)
 		}
 	}
 	return out

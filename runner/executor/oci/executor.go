@@ -130,7 +130,10 @@ func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Sess
 	if spec.ID == "" {
 		return nil, errors.New("start session: empty Spec.ID")
 	}
-	lower, digest, err := e.store.Rootfs(ctx, spec.Image, spec.Arch)
+	if err := checkMounts(spec.Mounts); err != nil {
+		return nil, fmt.Errorf("start %s: %w", spec.ID, err)
+	}
+	lower, digest, err := e.rootfs(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.ID, err)
 	}

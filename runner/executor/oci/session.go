@@ -80,7 +80,7 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	cfg, err := buildSpec(specInput{
 		Root: s.root, Hostname: s.spec.Hostname, Req: req, Limits: s.spec.Limits,
 		Cgroups: s.e.cgroups, CgroupPath: "apkfarm/" + name, CgroupNS: s.e.cgroupNS,
-		Linux32: Linux32(s.spec.Arch),
+		Linux32: Linux32(s.spec.Arch), Mounts: s.spec.Mounts,
 	})
 	if err != nil {
 		return -1, fmt.Errorf("exec %q: %w", req.Argv, err)

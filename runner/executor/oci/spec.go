@@ -63,6 +63,21 @@ type specInput struct {
 	CgroupPath string // relative: runc nests it under its own cgroup
 	CgroupNS   bool
 	Linux32    bool // the 32-bit personality (see Linux32)
+	Mounts     []executor.Mount
+}
+
+// checkMounts says what is wrong with a Spec's mounts: both paths must
+// be absolute and the source a directory.
+func checkMounts(ms []executor.Mount) error {
+	for _, m := range ms {
+		if !path.IsAbs(m.Source) || !path.IsAbs(m.Target) {
+			return fmt.Errorf("mount %q at %q: both paths must be absolute", m.Source, m.Target)
+		}
+		if fi, err := os.Stat(m.Source); err != nil || !fi.IsDir() {
+			return fmt.Errorf("mount %q at %q: the source is not a directory", m.Source, m.Target)
+		}
+	}
+	return nil
 }
 
 // parseUser reads "uid:gid" ("" is root).
@@ -149,6 +164,13 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 			},
 		},
+	}
+	for _, m := range in.Mounts {
+		opts := []string{"rbind", "nosuid", "nodev"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: path.Clean(m.Target), Type: "bind", Source: m.Source, Options: opts})
 	}
 	if in.Linux32 {
 		s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
