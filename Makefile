@@ -4,6 +4,7 @@ BIN      := bin
 PKGS     := ./...
 # Packages without I/O to containers or the network: run under the race detector.
 PURE     := ./runner/apk/... ./runner/apkbuild/... ./runner/plan/... ./state/...
+PURE     += ./runner/trigger/...   # schedule and hooks: real HTTP on 127.0.0.1, no containers
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
 .PHONY: all build test unit race lint fmt vet staticcheck bench deps deps-apt deps-binfmt deps-go demo clean

@@ -72,6 +72,9 @@ type Aport struct {
 	BlockedBy string `json:"blocked_by,omitempty"`
 	// Attempts are the build attempts, oldest first, at most MaxAttempts.
 	Attempts []Attempt `json:"attempts,omitempty"`
+	// Retry is set by `run retry`: the failure memory is ignored, so the
+	// next run builds the aport again; the next attempt clears it.
+	Retry bool `json:"retry,omitempty"`
 }
 
 // Attempt is one try at building an aport.
@@ -133,8 +136,10 @@ func (s *Status) Ensure(arch, name string) *Aport {
 	return p
 }
 
-// AddAttempt appends at, dropping the oldest attempts beyond MaxAttempts.
+// AddAttempt appends at, dropping the oldest attempts beyond MaxAttempts,
+// and clears Retry.
 func (p *Aport) AddAttempt(at Attempt) {
+	p.Retry = false
 	p.Attempts = append(p.Attempts, at)
 	if n := len(p.Attempts) - MaxAttempts; n > 0 {
 		p.Attempts = append(p.Attempts[:0:0], p.Attempts[n:]...)
@@ -161,7 +166,7 @@ type Failure struct {
 // must not hold it back.
 func (s *Status) Failures(arch, pkgname string) (f Failure, ok bool) {
 	p := s.Aport(arch, pkgname)
-	if p == nil {
+	if p == nil || p.Retry {
 		return Failure{}, false
 	}
 	for i := len(p.Attempts) - 1; i >= 0; i-- {

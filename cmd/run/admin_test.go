@@ -282,7 +282,7 @@ func TestSignFailureLeavesOriginal(t *testing.T) {
 	junk := []byte("this is not a package")
 	os.WriteFile(bad, junk, 0o644)
 	code, _, errs := adminRun(t, "sign", "--key", priv, bad, good)
-	if code != exitFailed || !strings.Contains(errs, `sign package "`+bad+`"`) || strings.Count(errs, "\n") != 1 {
+	if code != exitFailed || !strings.Contains(errs, "sign package: ") || !strings.Contains(errs, `"`+bad+`"`) || strings.Count(errs, "\n") != 1 {
 		t.Fatalf("exit %d, want %d and one line naming %s\nstderr: %s", code, exitFailed, bad, errs)
 	}
 	if b, _ := os.ReadFile(bad); !bytes.Equal(b, junk) {

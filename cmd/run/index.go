@@ -7,8 +7,9 @@ import (
 	"io"
 	"os"
 
-	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apk"
+	"github.com/apkfarm/apkfarm/runner/repo"
+	"github.com/apkfarm/apkfarm/runner/signer"
 )
 
 // cmdIndex implements `run index --key PRIV.rsa --out FILE [--description
@@ -37,7 +38,7 @@ func cmdIndex(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.Usage()
 		return exitTrouble
 	}
-	s, err := apk.LoadSigner(*key, apk.WithAlgorithm(apk.Algorithm(*typ)))
+	s, err := signer.LoadKeys([]string{*key}, apk.Algorithm(*typ))
 	if err != nil {
 		fmt.Fprintf(stderr, "run index: %v\n", err)
 		return exitTrouble
@@ -69,14 +70,7 @@ func cmdIndex(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "run index: %s not written\n", *out)
 		return exitFailed
 	}
-	unsigned, err := apk.MarshalIndexArchive(idx)
-	if err == nil {
-		var signed []byte
-		if signed, err = s.SignIndex(unsigned, *out); err == nil {
-			err = safefile.Write(*out, signed, 0o644)
-		}
-	}
-	if err != nil {
+	if err := repo.WriteIndex(ctx, s, *out, idx); err != nil {
 		fmt.Fprintf(stderr, "run index: %v\n", err)
 		return exitTrouble
 	}

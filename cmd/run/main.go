@@ -39,6 +39,12 @@ func commands() map[string]command {
 		"verify": {"verify signatures of packages and indexes", cmdVerify},
 		"parse":  {"evaluate APKBUILDs per arch and print what they declare", cmdParse},
 		"doctor": {"print what this host can do for builds (runtime, namespaces, cgroups, binfmt)", cmdDoctor},
+		"status": {"print the state: counts per arch, what fails, or one aport's rows", cmdStatus},
+		"retry":  {"clear the failure memory of aports, so that the next run builds them again", cmdRetry},
+		"signer": {"sign packages and indexes for a runner, over stdin and stdout (docs/signer.md)",
+			func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+				return cmdSigner(ctx, args, os.Stdin, stdout, stderr)
+			}},
 	}
 }
 
@@ -65,7 +71,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: run [flags]            one build run (see run --help)")
-	for _, name := range []string{"keygen", "sign", "index", "verify", "parse", "doctor"} {
+	for _, name := range []string{"keygen", "sign", "index", "verify", "parse", "doctor", "status", "retry", "signer"} {
 		fmt.Fprintf(w, "       run %-8s ...      %s\n", name, commands()[name].summary)
 	}
 }

@@ -50,7 +50,7 @@ type logProgress struct {
 	done   int
 }
 
-func (p *logProgress) Started(builder.Job) {}
+func (p *logProgress) Started(builder.Job, int) {}
 
 func (p *logProgress) Finished(o builder.Outcome) {
 	p.mu.Lock()
@@ -105,7 +105,7 @@ func newArchBars(w io.Writer, jobs []builder.Job) *archBars {
 	return p
 }
 
-func (p *archBars) Started(j builder.Job) {
+func (p *archBars) Started(j builder.Job, _ int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.running[j.Arch] = append(p.running[j.Arch], j.Pkgname)

@@ -28,11 +28,14 @@ import (
 // generated time is fixed.
 var now = time.Now
 
-// runOptions are the flags of a run that narrow the plan.
+// runOptions are the flags of a run.
 type runOptions struct {
-	only     []string
-	withDeps bool
-	arches   []string
+	only      []string
+	withDeps  bool
+	arches    []string
+	noPublish bool
+	// trigger is what started the run, for its record.
+	trigger state.Trigger
 }
 
 // cmdRun implements `run [--dry-run [--json] | --no-publish] [--config
@@ -58,8 +61,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var why listFlag
 	fs.Var(&why, "why", "instead of the plan, say per arch what happens to these packages and why")
 	verbose := fs.Bool("v", false, "log progress to stderr")
+	every := fs.String("every", "", "stay up and run on this cron schedule (\"*/15 * * * *\"); runs never overlap")
+	listen := fs.String("listen", "", "stay up and serve POST /hook/gitlab, POST /hook/run and GET /healthz on this address")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: run (--dry-run [--json] | --no-publish) [--config FILE] [--only PKG[,PKG]] [--with-deps] [--arch ARCH[,ARCH]] [--why PKG[,PKG]]")
+		fmt.Fprintln(stderr, "usage: run [--dry-run [--json] | --no-publish] [--config FILE] [--only PKG[,PKG]] [--with-deps] [--arch ARCH[,ARCH]] [--why PKG[,PKG]] [-v]")
+		fmt.Fprintln(stderr, "Without --dry-run or --no-publish, one whole run: plan, build, sign, publish (README: exit codes).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
@@ -79,10 +85,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *asJSON && !planOnly:
 		fmt.Fprintln(stderr, "run: --json prints the plan: use it with --dry-run")
 		return exitTrouble
-	case !planOnly && !*noPublish:
-		fmt.Fprintln(stderr, "run: publishing is not implemented yet: use --no-publish to plan and build without publishing "+
-			"(packages are staged in <state.dir>/staging/<arch>/), or --dry-run to see the plan; nothing was done")
-		return exitTrouble
 	}
 	if *withDeps && len(only) == 0 {
 		fmt.Fprintln(stderr, "run: --with-deps needs --only")
@@ -99,9 +101,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitTrouble
 	}
-	opts := runOptions{only: only, withDeps: *withDeps, arches: arches}
+	opts := runOptions{only: only, withDeps: *withDeps, arches: arches, noPublish: *noPublish, trigger: manualOrTimer(stdout)}
+	if planOnly && (*every != "" || *listen != "") {
+		fmt.Fprintln(stderr, "run: --every and --listen make runs; --dry-run and --why only plan: give one of them")
+		return exitTrouble
+	}
+	if *every == "" && *listen == "" {
+		*every, *listen = cfg.Trigger.Every, cfg.Trigger.Listen
+	}
+	if !planOnly && (*every != "" || *listen != "") {
+		return serve(ctx, *configPath, cfg, opts, *every, *listen, stdout, stderr)
+	}
 	if !planOnly {
-		return buildRun(ctx, cfg, opts, stdout, stderr, logger)
+		return pass(ctx, cfg, opts, stdout, stderr, logger)
 	}
 	p, err := makePlan(ctx, cfg, opts, logger)
 	if err != nil {
@@ -181,29 +193,29 @@ func selectArches(cfg *config.Config, want []string) ([]string, error) {
 	return out, nil
 }
 
-// makePlan reads the tree, the indexes and the failure memory, and
-// computes the plan. Trouble with one arch's indexes is that arch's error
-// in the plan; trouble with the tree or the keys is an error.
+// makePlan reads the tree, the indexes and the failure memory of the
+// state file (without changing it), and computes the plan: what a dry run
+// shows.
 func makePlan(ctx context.Context, cfg *config.Config, opts runOptions, logger *slog.Logger) (*plan.Plan, error) {
-	p, _, err := planTree(ctx, cfg, opts, logger)
-	return p, err
+	return planRun(ctx, cfg, opts, logger, previousState(cfg.State.Dir, logger))
 }
 
-// planTree is makePlan that also returns the scanned aports per arch, which
-// a build needs beyond the plan (subpackages, dependencies, options).
-func planTree(ctx context.Context, cfg *config.Config, opts runOptions, logger *slog.Logger) (*plan.Plan, map[string][]*apkbuild.Aport, error) {
+// planRun reads the tree and the indexes and computes the plan, with the
+// failure memory of prev. Trouble with one arch's indexes is that arch's
+// error in the plan; trouble with the tree or the keys is an error.
+func planRun(ctx context.Context, cfg *config.Config, opts runOptions, logger *slog.Logger, prev *state.Status) (*plan.Plan, error) {
 	arches, err := selectArches(cfg, opts.arches)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	keys, err := apk.LoadKeyring(cfg.Publish.Keys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("publish.keys: %w (the public keys the repository is signed with; `run keygen --dir DIR` makes a pair)", err)
+		return nil, fmt.Errorf("publish.keys: %w (the public keys the repository is signed with; `run keygen --dir DIR` makes a pair)", err)
 	}
 	var upKeys *apk.Keyring
 	if cfg.Upstream.Keys != "" {
 		if upKeys, err = apk.LoadKeyring(cfg.Upstream.Keys); err != nil {
-			return nil, nil, fmt.Errorf("upstream.keys: %w", err)
+			return nil, fmt.Errorf("upstream.keys: %w", err)
 		}
 	}
 	in := plan.Input{
@@ -212,6 +224,7 @@ func planTree(ctx context.Context, cfg *config.Config, opts runOptions, logger *
 		Published:  map[string]*apk.Index{},
 		Upstream:   map[string][]*apk.Index{},
 		ArchErrors: map[string]string{},
+		Failures:   failures(prev),
 		Now:        now().UTC(),
 		Options: plan.Options{
 			Only: opts.only, WithDeps: opts.withDeps, Bootstrap: cfg.Plan.Bootstrap,
@@ -254,15 +267,13 @@ func planTree(ctx context.Context, cfg *config.Config, opts runOptions, logger *
 	}
 	wg.Wait()
 	if scanErr != nil {
-		return nil, nil, scanErr
+		return nil, fmt.Errorf("%w (source.path)", scanErr)
 	}
 	for _, d := range scan.Duplicates {
 		logger.Warn("duplicate package name in the tree", "duplicate", d.String())
 	}
 	in.Aports = scan.Aports
-	in.Failures = failures(cfg.State.Dir, logger)
-	p, err := plan.Compute(in)
-	return p, in.Aports, err
+	return plan.Compute(in)
 }
 
 // loadIndexes loads an arch's published index and its upstream indexes.
@@ -287,10 +298,9 @@ func loadIndexes(ctx context.Context, cfg *config.Config, f *published.Fetcher, 
 	return pub, ups, nil
 }
 
-// failures reads the failure memory from the previous state file, without
-// changing it: a missing file means nothing failed; an unreadable one is a
-// warning and means the same.
-func failures(stateDir string, logger *slog.Logger) map[plan.FailureKey]plan.Failure {
+// previousState reads the state file without changing it, for a dry
+// run: a missing or unusable file (with a warning) is an empty state.
+func previousState(stateDir string, logger *slog.Logger) *state.Status {
 	path := filepath.Join(stateDir, state.FileName)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -304,6 +314,14 @@ func failures(stateDir string, logger *slog.Logger) map[plan.FailureKey]plan.Fai
 		logger.Warn("previous state unreadable; planning as if nothing failed", "path", path, "err", err)
 		return nil
 	}
+	return st
+}
+
+// failures is the failure memory the planner reads from a state.
+func failures(st *state.Status) map[plan.FailureKey]plan.Failure {
+	if st == nil {
+		return nil
+	}
 	out := map[plan.FailureKey]plan.Failure{}
 	for arch, a := range st.Arches {
 		for name := range a.Aports {
@@ -314,4 +332,13 @@ func failures(stateDir string, logger *slog.Logger) map[plan.FailureKey]plan.Fai
 		}
 	}
 	return out
+}
+
+// manualOrTimer is the trigger of a run started from the command line: by
+// hand on a terminal, else by cron or a systemd timer.
+func manualOrTimer(stdout io.Writer) state.Trigger {
+	if isTerminal(stdout) || isTerminal(os.Stdin) {
+		return state.Trigger{Kind: state.TriggerManual}
+	}
+	return state.Trigger{Kind: state.TriggerTimer}
 }

@@ -5,13 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 
-	"github.com/apkfarm/apkfarm/internal/safefile"
 	"github.com/apkfarm/apkfarm/runner/apk"
+	"github.com/apkfarm/apkfarm/runner/repo"
+	"github.com/apkfarm/apkfarm/runner/signer"
 )
 
 // cmdSign implements `run sign --key PRIV.rsa [--type RSA256] PKG.apk...`:
@@ -37,7 +36,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitTrouble
 	}
-	s, err := apk.LoadSigner(*key, apk.WithAlgorithm(apk.Algorithm(*typ)))
+	s, err := signer.LoadKeys([]string{*key}, apk.Algorithm(*typ))
 	if err != nil {
 		fmt.Fprintf(stderr, "run sign: %v\n", err)
 		return exitTrouble
@@ -51,7 +50,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				errs[i] = signFile(s, files[i])
+				errs[i] = repo.SignFile(ctx, s, files[i])
 			}
 		}()
 	}
@@ -72,26 +71,4 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
-}
-
-// signFile signs the package at path in place. A symlink stays a symlink:
-// the file it points to is replaced.
-func signFile(s *apk.Signer, path string) error {
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return err
-	}
-	b, err := os.ReadFile(target)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(target)
-	if err != nil {
-		return err
-	}
-	signed, err := s.SignPackage(b, path)
-	if err != nil {
-		return err
-	}
-	return safefile.Write(target, signed, st.Mode().Perm())
 }

@@ -35,6 +35,7 @@ type attemptEnd struct {
 	outs     []output
 	ignored  []string
 	stopped  bool // the run was cancelled: not the package's fault
+	cpu      time.Duration
 }
 
 // runJob makes one attempt at j: log file, session, phases, output check,
@@ -99,7 +100,7 @@ func (r *runner) runJob(ctx context.Context, j *Job) Outcome {
 		r.logger.Warn("compress build log; kept uncompressed", "log", logPath, "err", err)
 		at.Log = filepath.ToSlash(rel)
 	}
-	out.Attempt = at
+	out.Attempt, out.CPU = at, end.cpu
 	r.logger.Info("build ended", "arch", j.Arch, "pkg", j.Pkgname, "status", out.Status,
 		"class", at.Class, "exit", at.ExitCode, "duration", endTime.Sub(start).Round(time.Millisecond))
 	return out
@@ -152,6 +153,17 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 	if !spec.Prepare.IsZero() {
 		lw.Notef("build root: the image with %s installed (prepared once, then reused)", strings.Join(spec.Prepare.Packages, " "))
 	}
+	var repos []string // --repository arguments, in order of preference
+	for i, repo := range r.opts.Repositories {
+		switch {
+		case repo.Dir != "":
+			guest := fmt.Sprintf("%s/%d", guestRepos, i+1)
+			spec.Mounts = append(spec.Mounts, executor.Mount{Source: repo.Dir, Target: guest})
+			repos = append(repos, guest)
+		case repo.URL != "":
+			repos = append(repos, repo.URL)
+		}
+	}
 	// Starting the sandbox (pulling and unpacking the image the first
 	// time) does not count against the build's limits; it is bounded by
 	// the same duration, and its failure is the infrastructure's.
@@ -195,6 +207,9 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 	}
 
 	defer func() {
+		if u, ok := sess.(executor.UsageReporter); ok {
+			end.cpu = u.Usage().CPU
+		}
 		if err := sess.Close(); err != nil {
 			r.logger.Error("close build sandbox", "id", spec.ID, "err", err)
 			lw.Notef("closing the sandbox failed: %v", err)
@@ -245,8 +260,17 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 			return e
 		}
 	}
+	if len(r.opts.Keys) > 0 {
+		lw.touch()
+		if err := copyIn(actx, sess, func(w io.Writer) error { return writeKeysTar(w, r.opts.Keys) }); err != nil {
+			return fail("copy repository keys in", -1, err)
+		}
+	}
 	if len(j.BuildDeps) > 0 {
 		argv := []string{"apk", "add", "--no-progress", "--allow-untrusted"}
+		for _, repo := range repos {
+			argv = append(argv, "--repository", repo)
+		}
 		if local := r.localFor(j); len(local) > 0 {
 			lw.touch()
 			if err := copyIn(actx, sess, func(w io.Writer) error { return writeLocalRepoTar(w, j.Arch, local) }); err != nil {

@@ -19,10 +19,10 @@ import (
 func (r *runner) mounts(j *Job) []executor.Mount {
 	var ms []executor.Mount
 	if r.opts.SourcesDir != "" {
-		ms = append(ms, executor.Mount{Source: r.opts.SourcesDir, Target: guestSrcDest})
+		ms = append(ms, executor.Mount{Source: r.opts.SourcesDir, Target: guestSrcDest, Writable: true})
 	}
 	if r.opts.CcacheDir != "" {
-		ms = append(ms, executor.Mount{Source: filepath.Join(r.opts.CcacheDir, j.Arch), Target: guestCcache})
+		ms = append(ms, executor.Mount{Source: filepath.Join(r.opts.CcacheDir, j.Arch), Target: guestCcache, Writable: true})
 	}
 	return ms
 }

@@ -100,6 +100,9 @@ const (
 	guestSrcDest  = guestHome + "/sources"    // $SRCDEST
 	guestLocal    = guestHome + "/local-repo" // apk repository of this run's packages
 	guestCcache   = guestHome + "/.ccache"    // $CCACHE_DIR, abuild's default
+	// guestRepos holds the repositories of Options.Repositories that are
+	// host directories, mounted read-only at guestRepos/<n>.
+	guestRepos = "/var/cache/apkfarm/repos"
 )
 
 // Options are the parameters of a run of builds.
@@ -135,6 +138,13 @@ type Options struct {
 	Pids        int64
 	// StateDir holds logs/ and staging/ (required).
 	StateDir string
+	// Repositories are where build dependencies come from, in order of
+	// preference, before the image's own repositories and the packages
+	// this run built: the farm's published repository, then upstream.
+	// Keys are the public keys (file name → PEM) that sign them, copied
+	// into the sandbox's /etc/apk/keys.
+	Repositories []Repository
+	Keys         map[string][]byte
 	// Progress is told about builds starting and ending (default: nothing).
 	Progress Progress
 	// Prepare asks the executor for a build root made once from the image
@@ -260,6 +270,15 @@ func check(o *Options, jobs []Job) error {
 	return errors.Join(errs...)
 }
 
+// Repository is an apk repository builds install dependencies from:
+// either a directory on the host holding <arch>/APKINDEX.tar.gz, mounted
+// read-only into the sandbox, or a URL (the dependency install has
+// network).
+type Repository struct {
+	Dir string
+	URL string
+}
+
 // Outcome is what became of one job.
 type Outcome struct {
 	Job Job
@@ -279,6 +298,11 @@ type Outcome struct {
 	// Ignored lists .apk files the build wrote that the job did not
 	// expect; they are not staged.
 	Ignored []string
+	// Slot is which of the Jobs build slots ran it (1 to Jobs), 0 when
+	// it did not run; CPU is what its commands used, when the executor
+	// can tell.
+	Slot int
+	CPU  time.Duration
 }
 
 // Result is the outcome of every job, in the order of the jobs given.
@@ -319,13 +343,14 @@ func (r *Result) Record(s *state.Status) {
 // Progress is told when builds start and end. Calls may come from several
 // goroutines at once.
 type Progress interface {
-	Started(j Job)
+	// Started is told which build slot (1 to Options.Jobs) runs j.
+	Started(j Job, slot int)
 	Finished(o Outcome)
 }
 
 type nopProgress struct{}
 
-func (nopProgress) Started(Job)      {}
+func (nopProgress) Started(Job, int) {}
 func (nopProgress) Finished(Outcome) {}
 
 // safeName reports whether s can be a file name under the state directory.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -108,6 +109,29 @@ func writeAportTar(w io.Writer, j *Job) error {
 	})
 	if err != nil {
 		return fmt.Errorf("copy aport %s: %w", j.Dir, err)
+	}
+	return tw.Close()
+}
+
+// writeKeysTar writes the tar CopyIn unpacks at "/": the public keys in
+// /etc/apk/keys, so that apk trusts the repositories they sign.
+func writeKeysTar(w io.Writer, keys map[string][]byte) error {
+	tw := tar.NewWriter(w)
+	if err := tarDirs(tw, map[string]bool{}, "/etc/apk/keys"); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(keys)) {
+		if !safeName(name) {
+			return fmt.Errorf("key name %q: not a plain file name", name)
+		}
+		b := keys[name]
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/apk/keys/" + name, Mode: 0o644,
+			Size: int64(len(b)), ModTime: time.Unix(0, 0)}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return err
+		}
 	}
 	return tw.Close()
 }

@@ -123,15 +123,17 @@ func Run(ctx context.Context, jobs []Job, opts Options, exec executor.Executor, 
 	defer stop()
 
 	var wg sync.WaitGroup
-	for range opts.Jobs {
+	for i := range opts.Jobs {
+		slot := i + 1
 		wg.Go(func() {
 			for {
 				n := r.next(ctx)
 				if n == nil {
 					return
 				}
-				opts.Progress.Started(*n.job)
+				opts.Progress.Started(*n.job, slot)
 				out := r.runJob(ctx, n.job)
+				out.Slot = slot
 				r.finish(n, out)
 				opts.Progress.Finished(out)
 			}

@@ -499,8 +499,8 @@ func TestSpecFromJobAndOptions(t *testing.T) {
 	}
 	want := executor.Spec{ID: "x86_64-a-1.0-r0-1", Arch: "x86_64", Image: "registry.example.org/build:x86_64", Hostname: "build",
 		Limits: executor.Limits{MemoryBytes: 1 << 30, Pids: 512}, Prepare: opts.Prepare,
-		Mounts: []executor.Mount{{Source: opts.SourcesDir, Target: "/home/build/sources"},
-			{Source: filepath.Join(opts.CcacheDir, "x86_64"), Target: "/home/build/.ccache"}}}
+		Mounts: []executor.Mount{{Source: opts.SourcesDir, Target: "/home/build/sources", Writable: true},
+			{Source: filepath.Join(opts.CcacheDir, "x86_64"), Target: "/home/build/.ccache", Writable: true}}}
 	if !reflect.DeepEqual(specs[0], want) {
 		t.Errorf("spec %+v; want %+v", specs[0], want)
 	}

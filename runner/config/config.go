@@ -40,6 +40,8 @@ type Config struct {
 	State    State    `toml:"state"`
 	Plan     Plan     `toml:"plan"`
 	Build    Build    `toml:"build"`
+	Signer   Signer   `toml:"signer"`
+	Trigger  Trigger  `toml:"trigger"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -47,12 +49,16 @@ func Default() Config {
 	return Config{
 		Arches:      []string{HostArch()},
 		HTTPTimeout: Duration(60 * time.Second),
-		Publish:     Publish{Keys: "/etc/apkfarm/keys"},
-		State:       State{Dir: "/var/lib/apkfarm"},
+		Publish: Publish{Keys: "/etc/apkfarm/keys", Policy: PolicyPartial, Grace: Duration(24 * time.Hour),
+			Description: "apkfarm"},
+		State:  State{Dir: "/var/lib/apkfarm", KeepRuns: 500},
+		Signer: Signer{Backend: SignerKey, Timeout: Duration(30 * time.Second)},
 		Plan: Plan{RetryDelays: []Duration{
 			Duration(time.Hour), Duration(6 * time.Hour), Duration(24 * time.Hour),
 		}},
 		Build: defaultBuild(),
+
+		Trigger: defaultTrigger(),
 	}
 }
 
@@ -125,6 +131,8 @@ func (c *Config) Validate() error {
 	c.State.validate(&p)
 	c.Plan.validate(&p)
 	c.Build.validate(&p, c.Arches)
+	c.Signer.validate(&p)
+	c.Trigger.validate(&p)
 	if len(p) == 0 {
 		return nil
 	}

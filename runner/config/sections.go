@@ -49,6 +49,34 @@ type Publish struct {
 	// Keys is a directory of public keys (*.rsa.pub); the published index
 	// must be signed by one of them.
 	Keys string `toml:"keys"`
+	// Policy says what is published on an arch where a build failed:
+	// "partial" publishes what built (failures keep their old version),
+	// "all-or-nothing" publishes nothing on that arch. Policies overrides
+	// it per arch.
+	Policy   string            `toml:"policy"`
+	Policies map[string]string `toml:"policies"`
+	// Grace is how long a file that left the index stays, so that clients
+	// in the middle of an update still find it.
+	Grace Duration `toml:"grace"`
+	// Description is the DESCRIPTION of every index.
+	Description string `toml:"description"`
+}
+
+// Publish policies.
+const (
+	PolicyPartial      = "partial"
+	PolicyAllOrNothing = "all-or-nothing"
+)
+
+// PolicyFor returns the publish policy of arch.
+func (s *Publish) PolicyFor(arch string) string {
+	if p := s.Policies[arch]; p != "" {
+		return p
+	}
+	if s.Policy == "" {
+		return PolicyPartial
+	}
+	return s.Policy
 }
 
 func (s *Publish) validate(p *Problems) {
@@ -60,6 +88,17 @@ func (s *Publish) validate(p *Problems) {
 	}
 	if s.Keys == "" {
 		p.Addf("publish.keys", "missing: a directory of the public keys the index is signed with")
+	}
+	if v := s.Policy; v != "" && v != PolicyPartial && v != PolicyAllOrNothing {
+		p.Addf("publish.policy", "%q: want %q or %q", v, PolicyPartial, PolicyAllOrNothing)
+	}
+	for _, arch := range sortedKeys(s.Policies) {
+		if v := s.Policies[arch]; v != PolicyPartial && v != PolicyAllOrNothing {
+			p.Addf("publish.policies."+arch, "%q: want %q or %q", v, PolicyPartial, PolicyAllOrNothing)
+		}
+	}
+	if s.Grace < 0 {
+		p.Addf("publish.grace", "negative: say \"0s\" to delete old files at once")
 	}
 }
 
@@ -97,11 +136,17 @@ func (s *Upstream) validate(p *Problems) {
 // State is where the runner keeps what it wrote last time, and caches.
 type State struct {
 	Dir string `toml:"dir"`
+	// KeepRuns is how many run records (<dir>/runs/) are kept; 0 keeps
+	// all.
+	KeepRuns int `toml:"keep_runs"`
 }
 
 func (s *State) validate(p *Problems) {
 	if s.Dir == "" {
 		p.Addf("state.dir", "missing: a directory the runner may write, e.g. \"/var/lib/apkfarm\"")
+	}
+	if s.KeepRuns < 0 {
+		p.Addf("state.keep_runs", "%d is negative (0 keeps every run record)", s.KeepRuns)
 	}
 }
 

@@ -10,7 +10,11 @@ package executor
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"path"
+	"strings"
+	"time"
 )
 
 // Executor is a place builds can run.
@@ -43,6 +47,19 @@ type Session interface {
 	Close() error
 }
 
+// UsageReporter is implemented by sessions that can tell what their
+// commands used.
+type UsageReporter interface {
+	Usage() Usage
+}
+
+// Usage is what a session's commands used so far.
+type Usage struct {
+	// CPU is user plus system time of the commands and what they waited
+	// for.
+	CPU time.Duration
+}
+
 // Spec is what a build asks for. It is plain data: no backend types.
 type Spec struct {
 	ID       string // unique, readable: used in container names ("x86_64-hello-1.0-r0-1")
@@ -53,7 +70,8 @@ type Spec struct {
 	// Prepare derives the session's root from Image before it starts;
 	// the zero value uses the image as it is.
 	Prepare Prepare
-	// Mounts share host directories (caches) with every command.
+	// Mounts are host directories the sandbox sees, read-only unless
+	// Writable (a backend without a shared disk refuses them in Start).
 	Mounts []Mount
 }
 
@@ -78,11 +96,36 @@ func (p Prepare) IsZero() bool {
 	return len(p.Packages) == 0 && len(p.Repositories) == 0 && p.KeysDir == ""
 }
 
-// Mount is a host directory shared with the sandbox.
+// Mount makes a host directory visible inside a sandbox.
 type Mount struct {
-	Source   string // absolute host path of a directory
-	Target   string // absolute path inside the sandbox
-	ReadOnly bool
+	Source   string // absolute path on the host
+	Target   string // absolute path inside the sandbox, not "/"
+	Writable bool
+}
+
+// CheckMounts reports the first mount a backend must refuse: a relative
+// or root target, a relative source, a target twice, or a target under a
+// system directory the sandbox makes itself (/proc, /dev, /sys).
+func CheckMounts(ms []Mount) error {
+	seen := map[string]bool{}
+	for _, m := range ms {
+		t := path.Clean(m.Target)
+		switch {
+		case !path.IsAbs(m.Source) || !path.IsAbs(m.Target):
+			return fmt.Errorf("mount %q on %q: paths must be absolute", m.Source, m.Target)
+		case t == "/":
+			return fmt.Errorf("mount %q on /: not allowed", m.Source)
+		case seen[t]:
+			return fmt.Errorf("mount target %q given twice", t)
+		}
+		for _, sys := range []string{"/proc", "/dev", "/sys"} {
+			if t == sys || strings.HasPrefix(t, sys+"/") {
+				return fmt.Errorf("mount %q on %q: %s belongs to the sandbox", m.Source, t, sys)
+			}
+		}
+		seen[t] = true
+	}
+	return nil
 }
 
 // Limits bound a sandbox's resources. Zero means no limit.

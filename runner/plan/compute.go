@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -87,7 +88,8 @@ func Compute(in Input) (*Plan, error) {
 	out := &Plan{Schema: Schema, Generated: in.Now, NativeArch: p.native, Only: in.Options.Only}
 	for _, arch := range in.Arches {
 		ap := &ArchPlan{Arch: arch, Builds: []*Build{}, Copies: []*Copy{}, Blocked: []*Blocked{},
-			Removed: []*Removed{}, Cycles: []*Cycle{}, Invalid: []*Invalid{}}
+			Removed: []*Removed{}, Cycles: []*Cycle{}, Invalid: []*Invalid{},
+			UpToDate: []*Decided{}, Excluded: []*Decided{}, NotSelected: []*Decided{}}
 		out.Arches = append(out.Arches, ap)
 		ap.Error = in.ArchErrors[arch]
 	}
@@ -252,6 +254,9 @@ func (s *archState) decide(native string) {
 			s.plan.Counts.Excluded++
 			if s.byPkgname[a.Pkgname] == i { // no aport of that name builds here
 				s.removeAll(a.Pkgname, RemovedArchExcluded)
+				d := decided(a)
+				d.Reason = fmt.Sprintf("arch=%q does not build for %s", strings.Join(a.Arches, " "), s.arch)
+				s.plan.Excluded = append(s.plan.Excluded, d)
 			}
 			continue
 		}
@@ -260,6 +265,7 @@ func (s *archState) decide(native string) {
 		b := s.status(a, due)
 		if b == nil {
 			s.plan.Counts.UpToDate++
+			s.plan.UpToDate = append(s.plan.UpToDate, decided(a))
 			continue
 		}
 		if s.noarchAt[i] && s.arch != native {
@@ -284,7 +290,8 @@ func (s *archState) decide(native string) {
 // status compares the aport with the published index: nil when up to date,
 // else the build it needs.
 func (s *archState) status(a *apkbuild.Aport, due []string) *Build {
-	b := &Build{Pkgname: a.Pkgname, Path: a.Path, Version: a.Version(), Hash: a.Hash, Noarch: a.Noarch(), Depends: []string{}}
+	b := &Build{Pkgname: a.Pkgname, Path: a.Path, Version: a.Version(), Hash: a.Hash, Noarch: a.Noarch(), Depends: []string{},
+		Packages: due, BuildDepends: []string{}, Net: a.HasOption("net")}
 	recs := s.byOrigin[a.Pkgname]
 	if len(recs) == 0 {
 		b.Reason = ReasonNew
@@ -386,6 +393,7 @@ func (p *planner) resolveNode(id int) {
 		n.block(BlockedBadDepend, fmt.Sprintf("%s/APKBUILD: %v", n.a.Path, err))
 		return
 	}
+	n.b.BuildDepends = withoutOwn(names, n.a)
 	var missing []string
 	for _, name := range names {
 		t := n.s.resolve(name)
@@ -467,6 +475,24 @@ func (s *archState) indexLookup(name string) *apk.Package {
 		}
 	}
 	return nil
+}
+
+// decided is the plan's entry for an aport it leaves alone.
+func decided(a *apkbuild.Aport) *Decided {
+	return &Decided{Pkgname: a.Pkgname, Path: a.Path, Version: a.Version(), Hash: a.Hash}
+}
+
+// withoutOwn drops the aport's own pkgname and subpackages from its build
+// dependency names, as abuild does: they are what the build makes.
+func withoutOwn(names []string, a *apkbuild.Aport) []string {
+	out := make([]string, 0, len(names))
+	for _, d := range names {
+		if d == a.Pkgname || slices.ContainsFunc(a.Subpackages, func(sp apkbuild.Subpackage) bool { return sp.Name == d }) {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // block marks the node blocked for a reason, unless it already is.

@@ -74,8 +74,14 @@ func TestDecisions(t *testing.T) {
 				}
 			case c.UpToDate == 1:
 				got = "up-to-date"
+				if len(ap.UpToDate) != 1 || ap.UpToDate[0].Pkgname != tt.aport.Pkgname || ap.UpToDate[0].Version != tt.aport.Version() {
+					t.Errorf("up_to_date = %+v, want the aport listed", ap.UpToDate)
+				}
 			case c.Excluded == 1:
 				got = "excluded"
+				if len(ap.Excluded) != 1 || ap.Excluded[0].Pkgname != tt.aport.Pkgname || !strings.Contains(ap.Excluded[0].Reason, "does not build for x86_64") {
+					t.Errorf("excluded = %+v, want the aport listed with the reason", ap.Excluded)
+				}
 			case c.Invalid == 1:
 				got = "invalid"
 				if ap.Invalid[0].Error != tt.aport.Error || ap.Invalid[0].Pkgname != tt.aport.Pkgname {

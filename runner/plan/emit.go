@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"sort"
+
+	"github.com/apkfarm/apkfarm/runner/apkbuild"
 )
 
 // pendingCopy is a noarch aport that is not up to date on a non-native
@@ -33,13 +35,13 @@ func (p *planner) copies() {
 				why = fmt.Sprintf("noarch: built on %s, where %s is missing, invalid or excluded", p.native, a.Path)
 			case ns.node[j] < 0: // published on the native arch already
 				if p.want != nil && !p.want[a.Pkgname] {
-					s.plan.skip(a.Pkgname)
+					s.plan.skip(a)
 					continue
 				}
 			default:
 				m := p.nodes[ns.node[j]]
 				if !m.selected {
-					s.plan.skip(a.Pkgname)
+					s.plan.skip(a)
 					continue
 				}
 				if m.blocked != nil {
@@ -60,11 +62,12 @@ func (p *planner) copies() {
 }
 
 // skip records an aport --only left out.
-func (ap *ArchPlan) skip(pkgname string) {
+func (ap *ArchPlan) skip(a *apkbuild.Aport) {
 	if ap.notSelected == nil {
 		ap.notSelected = map[string]bool{}
 	}
-	ap.notSelected[pkgname] = true
+	ap.notSelected[a.Pkgname] = true
+	ap.NotSelected = append(ap.NotSelected, decided(a))
 	ap.Counts.NotSelected++
 }
 
@@ -74,7 +77,7 @@ func (p *planner) emit() {
 		ap := n.s.plan
 		switch {
 		case !n.selected:
-			ap.skip(n.a.Pkgname)
+			ap.skip(n.a)
 		case n.blocked != nil:
 			ap.Blocked = append(ap.Blocked, n.blocked)
 		default:
@@ -108,6 +111,9 @@ func (p *planner) emit() {
 			return a.Version < b.Version
 		})
 		sort.Slice(ap.Cycles, func(i, j int) bool { return ap.Cycles[i].Path < ap.Cycles[j].Path })
+		for _, l := range [][]*Decided{ap.UpToDate, ap.Excluded, ap.NotSelected} {
+			sort.Slice(l, func(i, j int) bool { return l[i].Pkgname < l[j].Pkgname })
+		}
 		ap.Counts.Builds = len(ap.Builds)
 		ap.Counts.Copies = len(ap.Copies)
 		ap.Counts.Blocked = len(ap.Blocked)

@@ -313,8 +313,8 @@ func TestOnly(t *testing.T) {
 			if len(got)+len(tt.wantBlocked) > 0 && !reflect.DeepEqual(got, tt.wantBlocked) {
 				t.Errorf("blocked = %v, want %v", got, tt.wantBlocked)
 			}
-			if ap.Counts.NotSelected != tt.notSelected {
-				t.Errorf("not_selected = %d, want %d", ap.Counts.NotSelected, tt.notSelected)
+			if ap.Counts.NotSelected != tt.notSelected || len(ap.NotSelected) != tt.notSelected {
+				t.Errorf("not_selected = %d counted, %d listed, want %d", ap.Counts.NotSelected, len(ap.NotSelected), tt.notSelected)
 			}
 		})
 	}

@@ -55,7 +55,14 @@ type ArchPlan struct {
 	Removed []*Removed `json:"removed"`
 	Cycles  []*Cycle   `json:"cycles"`
 	Invalid []*Invalid `json:"invalid"`
-	Counts  Counts     `json:"counts"`
+	// UpToDate, Excluded and NotSelected list the aports the plan leaves
+	// alone, so that every aport of the tree has its decision here: the
+	// published version is the tree's; arch= does not build it here (and
+	// no other aport of its name does); --only left it out.
+	UpToDate    []*Decided `json:"up_to_date"`
+	Excluded    []*Decided `json:"excluded"`
+	NotSelected []*Decided `json:"not_selected"`
+	Counts      Counts     `json:"counts"`
 
 	// For Why: the arch's tree and the aports --only left out.
 	aports      []*apkbuild.Aport
@@ -93,6 +100,26 @@ type Build struct {
 	AssumedUpstream []string `json:"assumed_upstream,omitempty"`
 	// Attempt is set on a retry after failures: the attempt this will be.
 	Attempt int `json:"attempt,omitempty"`
+
+	// What the builder needs, so that the plan is all a build is made
+	// from. Packages are the package names the build must make on the
+	// arch: pkgname, then the subpackages due there. BuildDepends are the
+	// names installed before the build (depends, makedepends, and
+	// checkdepends unless !check), without the aport's own packages. Net
+	// is options="net": the build phase gets network.
+	Packages     []string `json:"packages"`
+	BuildDepends []string `json:"build_depends"`
+	Net          bool     `json:"net,omitempty"`
+}
+
+// Decided is an aport the plan leaves alone on an arch.
+type Decided struct {
+	Pkgname string `json:"pkgname"`
+	Path    string `json:"path"`
+	Version string `json:"version"`
+	Hash    string `json:"apkbuild_hash,omitempty"`
+	// Reason says why an aport is excluded: arch="…" does not select the arch.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Copy is a noarch aport built on the native arch whose packages go into

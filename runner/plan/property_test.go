@@ -114,6 +114,27 @@ func TestPropertyBatches(t *testing.T) {
 		if c.Builds+c.Blocked+c.UpToDate != len(aports) {
 			t.Errorf("seed %d: counts %+v do not add up to %d aports", seed, c, len(aports))
 		}
+		// Every aport has exactly one decision listed.
+		listed := map[string]int{}
+		for _, b := range ap.Builds {
+			listed[b.Pkgname]++
+		}
+		for _, b := range ap.Blocked {
+			listed[b.Pkgname]++
+		}
+		for _, l := range [][]*Decided{ap.UpToDate, ap.Excluded, ap.NotSelected} {
+			for _, d := range l {
+				listed[d.Pkgname]++
+			}
+		}
+		for _, a := range aports {
+			if listed[a.Pkgname] != 1 {
+				t.Errorf("seed %d: aport %s listed %d times in the plan, want once", seed, a.Pkgname, listed[a.Pkgname])
+			}
+		}
+		if len(ap.UpToDate) != c.UpToDate {
+			t.Errorf("seed %d: %d up-to-date listed, counted %d", seed, len(ap.UpToDate), c.UpToDate)
+		}
 		// Independent check: resolve each build's makedepends by hand.
 		byName := map[string]*apkbuild.Aport{}
 		providers := map[string][]*apkbuild.Aport{}

@@ -91,9 +91,23 @@ func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Sess
 	if spec.ID == "" {
 		return nil, errors.New("start session: empty Spec.ID")
 	}
+	if err := executor.CheckMounts(spec.Mounts); err != nil {
+		return nil, fmt.Errorf("start %s: %w", spec.ID, err)
+	}
 	dir, err := os.MkdirTemp("", "apkfarm-fake-")
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.ID, err)
+	}
+	// Mounts become symbolic links: the fake runs host processes and
+	// does not enforce read-only.
+	for _, m := range spec.Mounts {
+		link := filepath.Join(dir, filepath.FromSlash(path.Clean(m.Target)))
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			return nil, fmt.Errorf("start %s: %w", spec.ID, err)
+		}
+		if err := os.Symlink(m.Source, link); err != nil {
+			return nil, fmt.Errorf("start %s: %w", spec.ID, err)
+		}
 	}
 	e.mu.Lock()
 	e.specs = append(e.specs, spec)

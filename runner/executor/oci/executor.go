@@ -130,7 +130,7 @@ func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Sess
 	if spec.ID == "" {
 		return nil, errors.New("start session: empty Spec.ID")
 	}
-	if err := checkMounts(spec.Mounts); err != nil {
+	if err := executor.CheckMounts(spec.Mounts); err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.ID, err)
 	}
 	lower, digest, err := e.rootfs(ctx, spec)

@@ -40,7 +40,7 @@ func (e *Executor) rootfs(ctx context.Context, spec executor.Spec) (dir, digest 
 func (e *Executor) install(ctx context.Context, root, arch string, argv, binds []string, log io.Writer) error {
 	var mounts []executor.Mount
 	for _, b := range binds {
-		mounts = append(mounts, executor.Mount{Source: b, Target: b, ReadOnly: true})
+		mounts = append(mounts, executor.Mount{Source: b, Target: b})
 	}
 	var rnd [4]byte
 	rand.Read(rnd[:])

@@ -48,6 +48,28 @@ type session struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// cpu is the CPU time of the session's commands so far.
+	cpu time.Duration
+}
+
+// addUsage adds what a finished runtime process and the processes it
+// waited for (the command and what it reaped) used: runc waits for the
+// container's init, which reaps its children.
+func (s *session) addUsage(cmd *exec.Cmd) {
+	if cmd.ProcessState == nil {
+		return
+	}
+	s.mu.Lock()
+	s.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	s.mu.Unlock()
+}
+
+// Usage implements executor.UsageReporter.
+func (s *session) Usage() executor.Usage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return executor.Usage{CPU: s.cpu}
 }
 
 var errClosed = errors.New("session closed")
@@ -79,8 +101,8 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	bundle := filepath.Join(s.dir, "exec-"+strconv.Itoa(n))
 	cfg, err := buildSpec(specInput{
 		Root: s.root, Hostname: s.spec.Hostname, Req: req, Limits: s.spec.Limits,
-		Cgroups: s.e.cgroups, CgroupPath: "apkfarm/" + name, CgroupNS: s.e.cgroupNS,
-		Linux32: Linux32(s.spec.Arch), Mounts: s.spec.Mounts,
+		Cgroups: s.e.cgroups, CgroupPath: "apkfarm/" + name, CgroupNS: s.e.cgroupNS, Mounts: s.spec.Mounts,
+		Linux32: Linux32(s.spec.Arch),
 	})
 	if err != nil {
 		return -1, fmt.Errorf("exec %q: %w", req.Argv, err)
@@ -122,6 +144,7 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	case <-s.ctx.Done():
 		killedBy = errClosed
 	}
+	defer s.addUsage(cmd)
 	if killedBy != nil {
 		s.kill(name, cmd, waited)
 		if err := s.reap(name); err != nil {

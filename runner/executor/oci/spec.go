@@ -66,20 +66,6 @@ type specInput struct {
 	Mounts     []executor.Mount
 }
 
-// checkMounts says what is wrong with a Spec's mounts: both paths must
-// be absolute and the source a directory.
-func checkMounts(ms []executor.Mount) error {
-	for _, m := range ms {
-		if !path.IsAbs(m.Source) || !path.IsAbs(m.Target) {
-			return fmt.Errorf("mount %q at %q: both paths must be absolute", m.Source, m.Target)
-		}
-		if fi, err := os.Stat(m.Source); err != nil || !fi.IsDir() {
-			return fmt.Errorf("mount %q at %q: the source is not a directory", m.Source, m.Target)
-		}
-	}
-	return nil
-}
-
 // parseUser reads "uid:gid" ("" is root).
 func parseUser(u string) (uid, gid uint32, err error) {
 	if u == "" {
@@ -166,9 +152,9 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		},
 	}
 	for _, m := range in.Mounts {
-		opts := []string{"rbind", "nosuid", "nodev"}
-		if m.ReadOnly {
-			opts = append(opts, "ro")
+		opts := []string{"rbind", "nosuid", "nodev", "ro"}
+		if m.Writable {
+			opts = opts[:3]
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: path.Clean(m.Target), Type: "bind", Source: m.Source, Options: opts})
 	}
