@@ -110,6 +110,9 @@ type Build struct {
 	Packages     []string `json:"packages"`
 	BuildDepends []string `json:"build_depends"`
 	Net          bool     `json:"net,omitempty"`
+	// Sources are the names the aport's remote sources are saved as in
+	// $SRCDEST, which the builder marks used in its sources directory.
+	Sources []string `json:"sources,omitempty"`
 }
 
 // Decided is an aport the plan leaves alone on an arch.
