@@ -285,3 +285,60 @@ func TestPrunePrepared(t *testing.T) {
 		t.Errorf("records left: %v; want the recent root's", links)
 	}
 }
+
+// BenchmarkPreparedReuse is what a build's Start pays for a prepared root
+// that exists: the base image's digest (cached), the recipe's key (keys
+// read, a local repository's index hashed when it changed, else its
+// identity), no copy and no apk add.
+func BenchmarkPreparedReuse(b *testing.B) {
+	ctx := context.Background()
+	st, err := image.NewStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := imagetest.AlpineRef(b, "x86_64")
+	repo, keys := b.TempDir(), b.TempDir()
+	if err := os.MkdirAll(filepath.Join(repo, "x86_64"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(repo, "x86_64", "APKINDEX.tar.gz"), bytes.Repeat([]byte("x"), 1<<20), 0o644)
+	os.WriteFile(filepath.Join(keys, "farm.rsa.pub"), []byte("key"), 0o644)
+	inst := &fakeInstaller{}
+	r := image.Recipe{Packages: []string{"alpine-base", "abuild", "build-base", "ccache"}, Repositories: []string{repo}, KeysDir: keys}
+	if _, _, err := st.Prepared(ctx, ref, "x86_64", r, inst.install); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := st.Prepared(ctx, ref, "x86_64", r, inst.install); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if inst.count() != 1 {
+		b.Fatalf("%d installs", inst.count())
+	}
+}
+
+// BenchmarkPrepareCopy is a preparation without the apk add: copying the
+// 3.4 MB x86_64 minirootfs, writing keys and repositories.
+func BenchmarkPrepareCopy(b *testing.B) {
+	ctx := context.Background()
+	st, err := image.NewStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := imagetest.AlpineRef(b, "x86_64")
+	repo := b.TempDir()
+	inst := &fakeInstaller{}
+	if _, _, err := st.Rootfs(ctx, ref, "x86_64"); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		r := image.Recipe{Packages: []string{fmt.Sprintf("p%d", i)}, Repositories: []string{repo}}
+		if _, _, err := st.Prepared(ctx, ref, "x86_64", r, inst.install); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
