@@ -306,6 +306,14 @@ func (p *passRun) runJobs(ctx context.Context, jobs []builder.Job) (*builder.Res
 	if err != nil {
 		return nil, fmt.Errorf("open image cache: %w (build.cache_dir)", err)
 	}
+	// Before any session starts: images and prepared build roots no build
+	// used for a week, and prepared roots an hour after a newer one of the
+	// same recipe replaced them (a repository's index changed).
+	if gone, err := store.Prune(ctx, imageMaxAge); err != nil {
+		p.logger.Warn("pruning the image cache failed", "dir", cacheDir, "err", err)
+	} else if len(gone) > 0 {
+		p.logger.Info("pruned the image cache", "dir", cacheDir, "removed", len(gone))
+	}
 	jobsAtOnce := cfg.Jobs
 	if jobsAtOnce == 0 {
 		jobsAtOnce = runtime.NumCPU()
@@ -347,6 +355,9 @@ func (p *passRun) runJobs(ctx context.Context, jobs []builder.Job) (*builder.Res
 	}
 	return builder.Run(ctx, jobs, opts, oci.New(store, ociOpts...), p.logger)
 }
+
+// imageMaxAge is how long the image cache keeps what no build used.
+const imageMaxAge = 7 * 24 * time.Hour
 
 // liveProgress keeps the live file up to date as builds start and end.
 type liveProgress struct {

@@ -97,6 +97,7 @@ func (s *Store) Prepared(ctx context.Context, ref, arch string, r Recipe, instal
 	final := filepath.Join(s.dir, "prepared", arch+"-"+key)
 	if exists(final) {
 		touch(final)
+		s.markLatest(latest, final)
 		s.log.Debug("build root reused", "arch", arch, "key", key)
 		return final, key, nil
 	}
@@ -113,13 +114,27 @@ func (s *Store) Prepared(ctx context.Context, ref, arch string, r Recipe, instal
 	if err := s.prepare(ctx, base, final, arch, r, repos, locs, keys, install); err != nil {
 		return "", "", fmt.Errorf("prepare build root for %s from %s: %w", arch, ref, err)
 	}
-	_ = os.Remove(latest)
-	if err := os.Symlink(filepath.Base(final), latest); err != nil {
-		s.log.Warn("record the last prepared build root", "err", err)
-	}
+	s.markLatest(latest, final)
 	s.log.Info("build root prepared", "arch", arch, "image", digest, "packages", strings.Join(r.Packages, " "),
 		"key", key, "duration", time.Since(t0).Round(time.Millisecond))
 	return final, key, nil
+}
+
+// markLatest records root as its recipe's last (see Prune), atomically.
+func (s *Store) markLatest(latest, root string) {
+	if name, err := os.Readlink(latest); err == nil && name == filepath.Base(root) {
+		return
+	}
+	tmp := latest + ".tmp-" + filepath.Base(root)[:8]
+	_ = os.Remove(tmp)
+	err := os.Symlink(filepath.Base(root), tmp)
+	if err == nil {
+		err = os.Rename(tmp, latest)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		s.log.Warn("record the last prepared build root", "err", err)
+	}
 }
 
 // prepare makes the root in a temporary directory and renames it to final.

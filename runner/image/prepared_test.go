@@ -267,6 +267,14 @@ func TestPrunePrepared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A root superseded by a newer one of its recipe goes after an hour.
+	writeIndex(t, repo[0], "x86_64", "changed")
+	superseded := recent
+	recent, _, err = st.Prepared(ctx, ref, "x86_64", image.Recipe{Packages: []string{"b"}, Repositories: repo}, inst.install)
+	if err != nil || recent == superseded {
+		t.Fatalf("after the index changed: %s %v", recent, err)
+	}
+	age(t, superseded, 2*time.Hour)
 	age(t, old, 48*time.Hour)
 	removed, err := st.Prune(ctx, 24*time.Hour)
 	if err != nil {
@@ -274,6 +282,9 @@ func TestPrunePrepared(t *testing.T) {
 	}
 	if _, err := os.Stat(old); err == nil {
 		t.Error("an old prepared root stayed")
+	}
+	if _, err := os.Stat(superseded); err == nil {
+		t.Error("a superseded prepared root stayed")
 	}
 	if _, err := os.Stat(recent); err != nil {
 		t.Errorf("a recent prepared root went: %v", err)
@@ -283,6 +294,14 @@ func TestPrunePrepared(t *testing.T) {
 	}
 	if links, _ := filepath.Glob(filepath.Join(cache, "prepared", "*.latest")); len(links) != 1 {
 		t.Errorf("records left: %v; want the recent root's", links)
+	}
+	// Aged two hours but still its recipe's last: it stays.
+	age(t, recent, 2*time.Hour)
+	if _, err := st.Prune(ctx, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("the last root of a recipe went after two hours: %v", err)
 	}
 }
 

@@ -93,8 +93,14 @@ func (s *Store) Prune(ctx context.Context, unused time.Duration) ([]string, erro
 	return removed, nil
 }
 
+// supersededAfter is how long a prepared root that is no longer its
+// recipe's last (a repository's index changed since) is kept after it was
+// last handed out: sessions that got it just before may still be starting.
+const supersededAfter = time.Hour
+
 // prunePrepared removes the prepared build roots not handed out for longer
-// than unused (unless an overlay mounts one), interrupted preparations,
+// than unused, or than supersededAfter once a newer root of the same
+// recipe exists (unless an overlay mounts one), interrupted preparations,
 // and records of the last root of a recipe whose root is gone.
 func (s *Store) prunePrepared(unused time.Duration, mounts string) ([]string, error) {
 	base := filepath.Join(s.dir, "prepared")
@@ -104,6 +110,15 @@ func (s *Store) prunePrepared(unused time.Duration, mounts string) ([]string, er
 	}
 	if err != nil {
 		return nil, fmt.Errorf("prune prepared roots: %w", err)
+	}
+	// The last root of each recipe; the others are superseded (an index
+	// or a key changed) and go once not handed out for supersededAfter.
+	current := map[string]bool{}
+	links, _ := filepath.Glob(filepath.Join(base, "*.latest"))
+	for _, l := range links {
+		if name, err := os.Readlink(l); err == nil {
+			current[name] = true
+		}
 	}
 	var removed []string
 	var errs []error
@@ -116,7 +131,11 @@ func (s *Store) prunePrepared(unused time.Duration, mounts string) ([]string, er
 			}
 			continue
 		}
-		if time.Since(fi.ModTime()) <= unused || strings.Contains(mounts, "lowerdir="+p) {
+		keep := unused
+		if !current[e.Name()] {
+			keep = min(unused, supersededAfter)
+		}
+		if time.Since(fi.ModTime()) <= keep || strings.Contains(mounts, "lowerdir="+p) {
 			continue
 		}
 		trash := filepath.Join(base, ".prune-"+e.Name())
@@ -130,7 +149,6 @@ func (s *Store) prunePrepared(unused time.Duration, mounts string) ([]string, er
 		s.log.Info("pruned prepared build root", "dir", p)
 	}
 	// Records of the last root of a recipe, once that root is gone.
-	links, _ := filepath.Glob(filepath.Join(base, "*.latest"))
 	for _, l := range links {
 		if _, err := os.Stat(l); errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, os.Remove(l))
