@@ -53,8 +53,10 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitTrouble
 	}
 	rt, rtFrom, wd := config.DefaultRuntime, "the default", oci.DefaultWorkDir
+	var cfg *config.Config
 	if *cfgPath != "" {
-		cfg, err := loadConfig(*cfgPath)
+		var err error
+		cfg, err = loadConfig(*cfgPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "run doctor: %v\n", err)
 			return exitTrouble
@@ -85,11 +87,20 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if ready == nil && *ref != "" {
 		ready = smokeTest(ctx, stdout, stderr, *ref, *cache, r.NativeArchs[0], opts)
 	}
+	publishOK := true
+	if cfg != nil {
+		fmt.Fprintln(stdout)
+		publishOK = checkPublish(ctx, stdout, cfg)
+	}
 	if ready != nil {
 		fmt.Fprintf(stdout, "\nnative builds: NOT READY\n%v\n", ready)
 		return exitTrouble
 	}
 	fmt.Fprintln(stdout, "\nnative builds: ready")
+	if !publishOK {
+		fmt.Fprintln(stdout, "publishing: NOT READY (see ✗ above)")
+		return exitTrouble
+	}
 	return exitOK
 }
 

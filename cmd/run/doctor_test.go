@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
+	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/image"
 )
 
@@ -73,5 +75,43 @@ func TestDoctor(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDoctorPublish: with --config, doctor checks the signer, the trusted
+// keys and the directories publishing writes, each ✗ with its cause.
+func TestDoctorPublish(t *testing.T) {
+	dir := t.TempDir()
+	k, err := apk.GenerateKey(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, pub, err := apk.WriteKeyPair(dir, "farm-0000000a", k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(dir, "keys")
+	os.MkdirAll(keys, 0o755)
+	b, _ := os.ReadFile(pub)
+	os.WriteFile(filepath.Join(keys, filepath.Base(pub)), b, 0o644)
+	write := func(signerKey string) string {
+		p := filepath.Join(dir, "apkfarm.toml")
+		os.WriteFile(p, []byte(fmt.Sprintf("[source]\npath = %q\n[publish]\ndir = %q\nkeys = %q\n[state]\ndir = %q\n[signer]\nkeys = [%q]\n",
+			dir, filepath.Join(dir, "repo"), keys, filepath.Join(dir, "state"), signerKey)), 0o644)
+		return p
+	}
+	var out bytes.Buffer
+	cfg, err := loadConfig(write(priv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !checkPublish(context.Background(), &out, cfg) || !strings.Contains(out.String(), "signer      ✓ key backend signs with farm-0000000a.rsa.pub") ||
+		!strings.Contains(out.String(), "publish.dir "+filepath.Join(dir, "repo")+" is writable") {
+		t.Errorf("good configuration:\n%s", out.String())
+	}
+	out.Reset()
+	cfg, _ = loadConfig(write(filepath.Join(dir, "missing.rsa")))
+	if checkPublish(context.Background(), &out, cfg) || !strings.Contains(out.String(), "signer      ✗ signer.keys:") {
+		t.Errorf("missing key:\n%s", out.String())
 	}
 }

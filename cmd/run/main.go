@@ -33,14 +33,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"keygen": {"write an abuild-style RSA key pair", cmdKeygen},
-		"sign":   {"sign .apk packages in place", cmdSign},
-		"index":  {"write a signed APKINDEX.tar.gz for packages", cmdIndex},
-		"verify": {"verify signatures of packages and indexes", cmdVerify},
-		"parse":  {"evaluate APKBUILDs per arch and print what they declare", cmdParse},
-		"doctor": {"print what this host can do for builds (runtime, namespaces, cgroups, binfmt)", cmdDoctor},
-		"status": {"print the state: counts per arch, what fails, or one aport's rows", cmdStatus},
-		"retry":  {"clear the failure memory of aports, so that the next run builds them again", cmdRetry},
+		"keygen":  {"write an abuild-style RSA key pair", cmdKeygen},
+		"sign":    {"sign .apk packages in place", cmdSign},
+		"index":   {"write a signed APKINDEX.tar.gz for packages", cmdIndex},
+		"verify":  {"verify signatures of packages and indexes", cmdVerify},
+		"parse":   {"evaluate APKBUILDs per arch and print what they declare", cmdParse},
+		"doctor":  {"print what this host can do for builds (runtime, namespaces, cgroups, binfmt)", cmdDoctor},
+		"status":  {"print the state: counts per arch, what fails, or one aport's rows", cmdStatus},
+		"retry":   {"clear the failure memory of aports, so that the next run builds them again", cmdRetry},
+		"channel": {"remove a staging channel's repository and state: run channel rm NAME", cmdChannel},
 		"signer": {"sign packages and indexes for a runner, over stdin and stdout (docs/signer.md)",
 			func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return cmdSigner(ctx, args, os.Stdin, stdout, stderr)
@@ -71,7 +72,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: run [flags]            one build run (see run --help)")
-	for _, name := range []string{"keygen", "sign", "index", "verify", "parse", "doctor", "status", "retry", "signer"} {
+	for _, name := range []string{"keygen", "sign", "index", "verify", "parse", "doctor", "status", "retry", "channel", "signer"} {
 		fmt.Fprintf(w, "       run %-8s ...      %s\n", name, commands()[name].summary)
 	}
 }

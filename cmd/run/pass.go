@@ -220,7 +220,8 @@ func (p *passRun) finish(ctx context.Context, prev *state.Status, code int, err 
 	case sum.Failed+sum.Blocked+sum.PlanBlocked+sum.Rejected > 0 || p.mirrorFailed():
 		code, result = exitFailed, state.RunFailed
 	}
-	meta := record.Meta{ID: p.id, Trigger: p.opts.trigger, Start: p.start, End: now().UTC(), ExitCode: code, Result: result}
+	meta := record.Meta{ID: p.id, Trigger: p.opts.trigger, Start: p.start, End: now().UTC(), ExitCode: code, Result: result,
+		Channel: p.opts.channel}
 	if err != nil {
 		meta.Error = err.Error()
 	}
@@ -322,7 +323,7 @@ func (p *passRun) runJobs(ctx context.Context, jobs []builder.Job) (*builder.Res
 	if idle == 0 {
 		idle = -1 // "0s" in the file turns the idle limit off
 	}
-	repos, keys, err := buildRepositories(cfg)
+	repos, keys, err := buildRepositories(cfg, p.opts.base)
 	if err != nil {
 		return nil, err
 	}
@@ -392,19 +393,32 @@ func (l *liveProgress) write() {
 }
 
 // buildRepositories are the repositories builds install dependencies
-// from, in order of preference (the farm's published repository, then
-// the upstream ones), and the public keys that sign them.
-func buildRepositories(cfg *config.Config) ([]builder.Repository, map[string][]byte, error) {
+// from, in order of preference (the farm's published repository, a
+// channel's base repository, then the upstream ones), and the public keys
+// that sign them.
+func buildRepositories(cfg *config.Config, base *baseRepo) ([]builder.Repository, map[string][]byte, error) {
 	var repos []builder.Repository
-	switch {
-	case cfg.Publish.Dir != "":
-		if err := os.MkdirAll(cfg.Publish.Dir, 0o755); err != nil {
-			return nil, nil, fmt.Errorf("publish.dir: %w", err)
+	add := func(dir, url string) error {
+		switch {
+		case dir != "":
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("publish.dir: %w", err)
+			}
+			repos = append(repos, builder.Repository{Dir: dir})
+		case url != "":
+			if b, ok := repoBase(url); ok {
+				repos = append(repos, builder.Repository{URL: b})
+			}
 		}
-		repos = append(repos, builder.Repository{Dir: cfg.Publish.Dir})
-	case cfg.Publish.URL != "":
-		if base, ok := repoBase(cfg.Publish.URL); ok {
-			repos = append(repos, builder.Repository{URL: base})
+		return nil
+	}
+	if err := add(cfg.Publish.Dir, cfg.Publish.URL); err != nil {
+		return nil, nil, err
+	}
+	if base != nil {
+		// A channel's builds see its own packages first, then its base's.
+		if err := add(base.dir, base.url); err != nil {
+			return nil, nil, err
 		}
 	}
 	for _, u := range cfg.Upstream.Indexes {

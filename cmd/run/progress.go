@@ -24,12 +24,26 @@ type buildProgress interface {
 	Stop()
 }
 
-// newBuildProgress returns bars when w is a terminal, else log lines.
+// newBuildProgress returns bars when w is a terminal with columns, else
+// log lines (cron, the journal, a terminal that reports 0 columns).
 func newBuildProgress(w io.Writer, jobs []builder.Job, logger *slog.Logger) buildProgress {
-	if !isTerminal(w) || len(jobs) == 0 {
+	if !isTerminal(w) || terminalColumns(w) == 0 || len(jobs) == 0 {
 		return &logProgress{logger: logger, total: len(jobs)}
 	}
 	return newArchBars(w, jobs)
+}
+
+// terminalColumns is the width w reports, 0 when it reports none.
+func terminalColumns(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
 }
 
 func isTerminal(w io.Writer) bool {

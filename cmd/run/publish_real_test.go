@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -248,4 +249,72 @@ func readLog(t *testing.T, stateDir string, a *state.Aport) string {
 	}
 	b, _ := io.ReadAll(zr)
 	return string(b)
+}
+
+// TestRealRunChannel: a staging channel builds only what differs from its
+// base (the main repository), into its own repository, with its builds
+// seeing the base's packages; the real apk installs the channel's newer
+// package with both repositories configured; `run channel rm` removes it.
+func TestRealRunChannel(t *testing.T) {
+	arch := config.HostArch()
+	r := newPublishRun(t, "")
+	r.runPublish(t, exitOK) // the base: libgreet 1.0-r0, hello 2.0-r1, greet-doc
+
+	ch := filepath.Join(filepath.Dir(r.config), "channel-tree")
+	copyTree(t, filepath.Join(r.tree, "main", "libgreet"), filepath.Join(ch, "systemd", "libgreet")) // same version: not built
+	copyTree(t, filepath.Join(r.tree, "main", "hello"), filepath.Join(ch, "systemd", "hello"))
+	hello := filepath.Join(ch, "systemd", "hello", "APKBUILD")
+	b, _ := os.ReadFile(hello)
+	os.WriteFile(hello, bytes.Replace(b, []byte("pkgrel=1"), []byte("pkgrel=5"), 1), 0o644)
+	cfg, _ := os.ReadFile(r.config)
+	withChannel := append(cfg, fmt.Sprintf("\n[[channels]]\nname = \"systemd\"\nsource = %q\n", ch)...)
+	os.WriteFile(r.config, withChannel, 0o644)
+
+	out, _ := r.runPublish(t, exitOK)
+	if !strings.Contains(out, "=== channel systemd") || !strings.Contains(out, "hello 2.0-r1 → 2.0-r5") && !strings.Contains(out, "hello - → 2.0-r5") {
+		t.Fatalf("channel pass:\n%s", out)
+	}
+	chState := filepath.Join(r.stateDir, "channels", "systemd", state.FileName)
+	b, err := os.ReadFile(chState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := aportStatus(t, st, arch, "hello"); a.Status != state.Built || a.Published != "2.0-r5" {
+		t.Errorf("channel hello %+v", a)
+	}
+	if a := aportStatus(t, st, arch, "libgreet"); a.Status != state.UpToDate || len(a.Attempts) != 0 {
+		t.Errorf("channel libgreet %+v, want up to date through the base, never built", a)
+	}
+	keys, _ := apk.LoadKeyring(r.keysDir)
+	idx, _, err := repo.Repository{Dir: filepath.Join(r.repo, "systemd"), Keys: keys}.Index(arch)
+	if err != nil || idx == nil || len(idx.Packages) != 1 || idx.Packages[0].Name != "hello" {
+		t.Fatalf("channel index %+v, %v: want hello alone", idx, err)
+	}
+	root := filepath.Join(t.TempDir(), "client")
+	os.MkdirAll(root, 0o755)
+	res := alpinetest.Apk(t, arch, []alpinetest.Mount{{Host: r.repo, Guest: "/mnt"}, {Host: r.keysDir, Guest: "/srv"}, {Host: root, Guest: "/home", Writable: true}},
+		"--root", "/home", "--initdb", "--keys-dir", "/srv", "--repositories-file", "/dev/null", "-X", "/mnt", "-X", "/mnt/systemd", "--arch", arch, "add", "hello")
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout, "Installing hello (2.0-r5)") {
+		t.Fatalf("apk add from base and channel: exit %d\n%s\n%s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	runs, _ := state.ReadRuns(filepath.Join(r.stateDir, "channels", "systemd"), 0)
+	if len(runs) != 1 || runs[0].Channel != "systemd" {
+		t.Errorf("channel run records %+v", runs)
+	}
+
+	// Removed from the configuration, then removed for good.
+	os.WriteFile(r.config, cfg, 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := runMain(context.Background(), []string{"channel", "rm", "--config", r.config, "systemd"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("channel rm: exit %d: %s", code, stderr.String())
+	}
+	for _, dir := range []string{filepath.Join(r.repo, "systemd"), filepath.Join(r.stateDir, "channels", "systemd")} {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s still there", dir)
+		}
+	}
 }

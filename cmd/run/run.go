@@ -36,6 +36,12 @@ type runOptions struct {
 	noPublish bool
 	// trigger is what started the run, for its record.
 	trigger state.Trigger
+	// onlyChannel is --channel: that channel's pass alone.
+	onlyChannel string
+	// channel and base are set for a channel's pass: its name, and the
+	// repository it sits on.
+	channel string
+	base    *baseRepo
 }
 
 // cmdRun implements `run [--dry-run [--json] | --no-publish] [--config
@@ -62,6 +68,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&why, "why", "instead of the plan, say per arch what happens to these packages and why")
 	verbose := fs.Bool("v", false, "log progress to stderr")
 	every := fs.String("every", "", "stay up and run on this cron schedule (\"*/15 * * * *\"); runs never overlap")
+	channel := fs.String("channel", "", "make only this staging channel's pass (see [[channels]])")
 	listen := fs.String("listen", "", "stay up and serve POST /hook/gitlab, POST /hook/run and GET /healthz on this address")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: run [--dry-run [--json] | --no-publish] [--config FILE] [--only PKG[,PKG]] [--with-deps] [--arch ARCH[,ARCH]] [--why PKG[,PKG]] [-v]")
@@ -101,7 +108,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitTrouble
 	}
-	opts := runOptions{only: only, withDeps: *withDeps, arches: arches, noPublish: *noPublish, trigger: manualOrTimer(stdout)}
+	opts := runOptions{only: only, withDeps: *withDeps, arches: arches, noPublish: *noPublish, trigger: manualOrTimer(stdout),
+		onlyChannel: *channel}
 	if planOnly && (*every != "" || *listen != "") {
 		fmt.Fprintln(stderr, "run: --every and --listen make runs; --dry-run and --why only plan: give one of them")
 		return exitTrouble
@@ -113,7 +121,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, *configPath, cfg, opts, *every, *listen, stdout, stderr)
 	}
 	if !planOnly {
-		return pass(ctx, cfg, opts, stdout, stderr, logger)
+		return passAll(ctx, cfg, opts, stdout, stderr, logger)
+	}
+	if *channel != "" {
+		ch := cfg.Channel(*channel)
+		if ch == nil {
+			fmt.Fprintf(stderr, "run: --channel %q: no such channel in the configuration's [[channels]]\n", *channel)
+			return exitTrouble
+		}
+		tree, err := channelTree(ctx, cfg, ch)
+		if err != nil {
+			fmt.Fprintf(stderr, "run: %v\n", err)
+			return exitTrouble
+		}
+		opts.base, opts.channel = &baseRepo{dir: cfg.Publish.Dir, url: cfg.Publish.URL, keys: cfg.Publish.Keys}, ch.Name
+		cfg = channelConfig(cfg, ch, tree)
 	}
 	p, err := makePlan(ctx, cfg, opts, logger)
 	if err != nil {
@@ -156,13 +178,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // loadConfig reads and validates the configuration at path, or at
 // $APKFARM_CONFIG, or at the default path.
 func loadConfig(path string) (*config.Config, error) {
+	from := "--config"
 	if path == "" {
-		path = os.Getenv(config.EnvPath)
+		path, from = os.Getenv(config.EnvPath), "$"+config.EnvPath
 	}
 	if path == "" {
-		path = config.DefaultPath
+		path, from = config.DefaultPath, "the default path"
 	}
 	cfg, err := config.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no configuration at %s (%s): give one with --config FILE or $%s, or write %s; configs/ in the source has commented examples (apkfarm.toml lists every key)",
+			path, from, config.EnvPath, config.DefaultPath)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -251,11 +278,24 @@ func planRun(ctx context.Context, cfg *config.Config, opts runOptions, logger *s
 	}()
 	fetcher := &published.Fetcher{Timeout: time.Duration(cfg.HTTPTimeout),
 		CacheDir: filepath.Join(cfg.State.Dir, "cache", "indexes"), Logger: logger}
+	if opts.base != nil {
+		in.Base = map[string]*apk.Index{}
+	}
 	for _, arch := range arches {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			pub, ups, err := loadIndexes(ctx, cfg, fetcher, arch, keys, upKeys)
+			var base *apk.Index
+			if err == nil && opts.base != nil {
+				loc := filepath.Join(opts.base.dir, arch, "APKINDEX.tar.gz")
+				if opts.base.url != "" {
+					loc = published.Expand(opts.base.url, arch)
+				}
+				if base, err = fetcher.Published(ctx, loc, keys); err != nil {
+					err = fmt.Errorf("base repository: %w", err)
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -263,6 +303,9 @@ func planRun(ctx context.Context, cfg *config.Config, opts runOptions, logger *s
 				return
 			}
 			in.Published[arch], in.Upstream[arch] = pub, ups
+			if opts.base != nil {
+				in.Base[arch] = base
+			}
 		}()
 	}
 	wg.Wait()

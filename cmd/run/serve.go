@@ -31,7 +31,7 @@ func serve(ctx context.Context, configPath string, cfg *config.Config, base runO
 		if len(req.Only) > 0 {
 			opts.only = req.Only
 		}
-		code := pass(ctx, c, opts, stdout, stdout, logger)
+		code := passAll(ctx, c, opts, stdout, stdout, logger)
 		return trigger.Outcome{ExitCode: code, Result: resultOf(ctx, code)}
 	}
 	srv, err := trigger.New(trigger.Options{

@@ -42,6 +42,8 @@ type Config struct {
 	Build    Build    `toml:"build"`
 	Signer   Signer   `toml:"signer"`
 	Trigger  Trigger  `toml:"trigger"`
+	// Channels are staging repositories built on top of the main one.
+	Channels []Channel `toml:"channels"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -133,6 +135,7 @@ func (c *Config) Validate() error {
 	c.Build.validate(&p, c.Arches)
 	c.Signer.validate(&p)
 	c.Trigger.validate(&p)
+	c.ValidateChannels(&p)
 	if len(p) == 0 {
 		return nil
 	}

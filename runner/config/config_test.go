@@ -48,6 +48,10 @@ func tomlKeys(t reflect.Type, prefix string) []string {
 			out = append(out, tomlKeys(f.Type, name+".")...)
 			continue
 		}
+		if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct {
+			out = append(out, tomlKeys(f.Type.Elem(), name+".")...) // an array of tables: its keys
+			continue
+		}
 		out = append(out, name)
 	}
 	return out

@@ -29,6 +29,8 @@ type archState struct {
 	published *indexNames
 	byOrigin  map[string][]*apk.Package
 	upNames   []*indexNames
+	base      *apk.Index // a channel's base repository; nil otherwise
+	baseBy    map[string][]*apk.Package
 	resolved  map[string]target
 	noarch    []pendingCopy // noarch aports due here, built on the native arch
 	nodes     []*node       // this arch's nodes, before they are numbered for the plan
@@ -102,7 +104,12 @@ func Compute(in Input) (*Plan, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			states[i] = newArchState(ap.Arch, ap, in.Aports[ap.Arch], in.Published[ap.Arch], in.Upstream[ap.Arch])
+			up := in.Upstream[ap.Arch]
+			if base := in.Base[ap.Arch]; base != nil {
+				up = append([]*apk.Index{base}, up...)
+			}
+			states[i] = newArchState(ap.Arch, ap, in.Aports[ap.Arch], in.Published[ap.Arch], up)
+			states[i].base = in.Base[ap.Arch]
 			states[i].decide(p.native)
 		}()
 	}
@@ -261,6 +268,16 @@ func (s *archState) decide(native string) {
 			continue
 		}
 		due := dueNames(a, s.arch)
+		if s.inBase(a, due) {
+			// The base repository serves this version: the channel does
+			// not hold it.
+			s.removeAll(a.Pkgname, RemovedInBase)
+			d := decided(a)
+			d.Reason = "published by the base repository"
+			s.plan.Counts.UpToDate++
+			s.plan.UpToDate = append(s.plan.UpToDate, d)
+			continue
+		}
 		s.removeStale(a.Pkgname, due)
 		b := s.status(a, due)
 		if b == nil {
@@ -285,6 +302,31 @@ func (s *archState) decide(native string) {
 				Origin: rec.OriginOrName(), Reason: RemovedOriginGone})
 		}
 	}
+}
+
+// inBase reports whether a channel's base repository publishes the aport
+// at its tree version, with every package due on the arch.
+func (s *archState) inBase(a *apkbuild.Aport, due []string) bool {
+	if s.base == nil {
+		return false
+	}
+	if s.baseBy == nil {
+		s.baseBy = map[string][]*apk.Package{}
+		for _, rec := range s.base.Packages {
+			o := rec.OriginOrName()
+			s.baseBy[o] = append(s.baseBy[o], rec)
+		}
+	}
+	recs := s.baseBy[a.Pkgname]
+	if len(recs) == 0 || publishedVersion(a.Pkgname, recs) != a.Version() {
+		return false
+	}
+	for _, n := range due {
+		if !published(recs, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // status compares the aport with the published index: nil when up to date,

@@ -208,3 +208,28 @@ func TestSameNameOtherArchesWhy(t *testing.T) {
 		t.Errorf("Why = %q, want the aport that applies", got)
 	}
 }
+
+// TestChannelBase: in a staging channel, an aport the base repository
+// publishes at its version is up to date and the channel's copy goes; one
+// whose version differs is built; dependencies resolve through the base.
+func TestChannelBase(t *testing.T) {
+	same, newer := mk("same", "1-r0"), mk("changed", "2-r0", makedeps("libbase-dev"))
+	base := index(rec("same=1-r0", "same"), rec("changed=1-r0", "changed"), rec("libbase-dev=3-r0", "libbase"))
+	channel := index(rec("same=0.9-r0", "same"))
+	p, err := Compute(Input{Arches: []string{"x86_64"}, Aports: tree([]string{"x86_64"}, same, newer),
+		Published: map[string]*apk.Index{"x86_64": channel}, Base: map[string]*apk.Index{"x86_64": base},
+		Upstream: map[string][]*apk.Index{"x86_64": {index()}}, Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := p.Arches[0]
+	if len(ap.Builds) != 1 || ap.Builds[0].Pkgname != "changed" || len(ap.Blocked) != 0 {
+		t.Fatalf("builds %+v blocked %+v: want changed built, its dependency found in the base", ap.Builds, ap.Blocked)
+	}
+	if len(ap.UpToDate) != 1 || ap.UpToDate[0].Pkgname != "same" || ap.UpToDate[0].Reason == "" {
+		t.Errorf("up to date %+v", ap.UpToDate)
+	}
+	if len(ap.Removed) != 1 || ap.Removed[0].Name != "same" || ap.Removed[0].Reason != RemovedInBase {
+		t.Errorf("removed %+v, want the channel's same removed as in-base", ap.Removed)
+	}
+}

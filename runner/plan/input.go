@@ -23,6 +23,12 @@ type Input struct {
 	// Upstream are each arch's upstream indexes, searched in order for
 	// dependencies the tree and the published index lack.
 	Upstream map[string][]*apk.Index
+	// Base, for a staging channel, is each arch's index of the repository
+	// the channel sits on. An aport whose version the base publishes (with
+	// every package due) is up to date in the channel, which then does not
+	// hold it (its own copy is removed, reason in-base); dependencies are
+	// looked up in the base right after the channel's own index.
+	Base map[string]*apk.Index
 	// ArchErrors are arches whose inputs could not be read (a published
 	// index signed by an unknown key, say). Such an arch gets its error and
 	// no decisions in the plan; the others are planned.

@@ -23,6 +23,7 @@ const (
 	RemovedOriginGone     = "origin-gone"     // the origin is not in the tree
 	RemovedArchExcluded   = "arch-excluded"   // the origin no longer builds for this arch
 	RemovedSubpackageGone = "subpackage-gone" // the origin no longer makes this package here
+	RemovedInBase         = "in-base"         // a channel's copy of what its base repository publishes at the same version
 )
 
 // Schema is the version of the plan's JSON form. It changes when a field
