@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,6 +53,34 @@ func TestCacheOptionsChecked(t *testing.T) {
 	for _, want := range []string{`sources directory "sources" must be absolute`, `ccache directory "ccache" must be absolute`, "negative ccache size"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("check = %v; want %q", err, want)
+		}
+	}
+}
+
+// TestCacheDirsForUser: for builds run as a user, the shared cache
+// directories (made when missing) and what they hold become the user's.
+func TestCacheDirsForUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	base := t.TempDir()
+	o := Options{SourcesDir: filepath.Join(base, "sources"), CcacheDir: filepath.Join(base, "ccache"), User: "1234:5678"}
+	if err := os.MkdirAll(o.SourcesDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(o.SourcesDir, "x.tar.gz"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := makeCacheDirs(&o, []Job{{Arch: "x86_64"}, {Arch: "aarch64"}, {Arch: "x86_64"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{o.SourcesDir, filepath.Join(o.SourcesDir, "x.tar.gz"), filepath.Join(o.CcacheDir, "x86_64"), filepath.Join(o.CcacheDir, "aarch64")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 1234 || st.Gid != 5678 {
+			t.Errorf("%s: owner %d:%d; want 1234:5678", p, st.Uid, st.Gid)
 		}
 	}
 }
