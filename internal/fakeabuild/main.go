@@ -305,7 +305,8 @@ func verify(startdir, srcdest string) error {
 				return err
 			}
 		}
-		return errors.New("Use 'abuild checksum' to generate/update the checksum(s)")
+		fmt.Fprintln(os.Stderr, "Use 'abuild checksum' to generate/update the checksum(s)")
+		return fmt.Errorf("%s: sha512 checksum failed", name)
 	}
 	return nil
 }
