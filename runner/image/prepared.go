@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -364,37 +363,23 @@ const maxIndexSize = 512 << 20
 func (s *Store) repositoryState(ctx context.Context, loc, arch string) (string, error) {
 	if filepath.IsAbs(loc) {
 		p := filepath.Join(loc, arch, "APKINDEX.tar.gz")
-		fi, err := os.Stat(p)
+		f, err := safefile.Open(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			return "absent", nil
 		}
 		if err != nil {
 			return "", err
 		}
-		id := fmt.Sprintf("%s\x00%d\x00%d", p, fi.Size(), fi.ModTime().UnixNano())
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			id += fmt.Sprintf("\x00%d:%d", st.Dev, st.Ino)
-		}
-		s.mu.Lock()
-		h, ok := s.tarDigests[id]
-		s.mu.Unlock()
-		if ok {
-			return h.Hex, nil
-		}
-		f, err := safefile.Open(p)
+		defer f.Close()
+		fi, err := f.Stat()
 		if err != nil {
 			return "", err
 		}
-		defer f.Close()
-		sum := sha256.New()
-		if _, err := io.Copy(sum, io.LimitReader(f, maxIndexSize)); err != nil {
+		h, err := s.fileDigest(f, fi, p, maxIndexSize)
+		if err != nil {
 			return "", fmt.Errorf("read %s: %w", p, err)
 		}
-		hx := hex.EncodeToString(sum.Sum(nil))
-		s.mu.Lock()
-		s.tarDigests[id] = v1.Hash{Algorithm: "sha256", Hex: hx}
-		s.mu.Unlock()
-		return hx, nil
+		return h.Hex, nil
 	}
 	url := loc + "/" + arch + "/APKINDEX.tar.gz"
 	s.mu.Lock()

@@ -4,30 +4,17 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/apkfarm/apkfarm/runner/apk"
 )
 
 // hostArch is the apk arch of this host.
-func hostArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	case "386":
-		return "x86"
-	case "arm":
-		return "armv7"
-	case "loong64":
-		return "loongarch64"
-	}
-	return runtime.GOARCH // riscv64, ppc64le, s390x
-}
+func hostArch() string { return apk.HostArch() }
 
 // compat32 maps a 64-bit host arch to the 32-bit arches its kernel may run
 // itself (IA-32 emulation, AArch32), with the 32-bit personality.
