@@ -49,9 +49,11 @@ APT_PKGS := runc crun                         # the OCI runtimes of builds (test
 APT_PKGS += bubblewrap                        # runs the real apk client from ../shared/alpine
 APT_PKGS += qemu-user-static binfmt-support   # foreign arches
 APT_PKGS += rsync                             # mirrors
+APT_PKGS += openssh-server openssh-client     # mirror tests push through an sshd they start on 127.0.0.1
 APT_PKGS += openssl                           # the abuild-sign pipeline test
 APT_PKGS += strace                            # proves the APKBUILD evaluator runs and opens nothing
 APT_PKGS += ca-certificates git tar gzip
+APT_PKGS += chromium fonts-dejavu-core        # the site's browser test (headless, file://) and its screenshots
 
 deps: deps-apt deps-binfmt deps-go
 

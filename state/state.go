@@ -70,6 +70,11 @@ type Aport struct {
 	Reason string `json:"reason,omitempty"`
 	// BlockedBy is, for blocked, the package whose failure blocks this one.
 	BlockedBy string `json:"blocked_by,omitempty"`
+	// BuildDepends are the aports of the tree (their pkgnames) this one
+	// needs to build on this arch, sorted: what its makedepends, depends
+	// and checkdepends resolve to inside the tree. The site shows them and
+	// works out reverse dependencies from them.
+	BuildDepends []string `json:"build_depends,omitempty"`
 	// Attempts are the build attempts, oldest first, at most MaxAttempts.
 	Attempts []Attempt `json:"attempts,omitempty"`
 	// Retry is set by `run retry`: the failure memory is ignored, so the

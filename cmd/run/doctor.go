@@ -31,7 +31,11 @@ import (
 // them. --sweep first removes what dead runners
 // left (oci.Sweep). --image also pulls REF for each native arch (a
 // progress bar on a terminal) and runs `true` in a session without
-// network, end to end. Exit 0 when native builds can run, 2 otherwise.
+// network, end to end. With --config, what publishing needs is checked
+// (checkPublish), and each of its [[mirrors]] (doctor_mirrors.go). Exit 0
+// when native builds can run and publishing and every mirror are ready; 1
+// when only a mirror is not; 2 when native builds or publishing cannot
+// work.
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -92,6 +96,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stdout)
 		publishOK = checkPublish(ctx, stdout, cfg)
 	}
+	mirrorsOK := cfg == nil || doctorMirrors(ctx, stdout, cfg.Mirrors)
 	if ready != nil {
 		fmt.Fprintf(stdout, "\nnative builds: NOT READY\n%v\n", ready)
 		return exitTrouble
@@ -100,6 +105,10 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !publishOK {
 		fmt.Fprintln(stdout, "publishing: NOT READY (see ✗ above)")
 		return exitTrouble
+	}
+	if !mirrorsOK {
+		fmt.Fprintln(stdout, "mirrors: NOT ALL READY (see ✗ above)")
+		return exitFailed
 	}
 	return exitOK
 }

@@ -23,10 +23,12 @@ import (
 	"github.com/apkfarm/apkfarm/runner/executor"
 	"github.com/apkfarm/apkfarm/runner/executor/oci"
 	"github.com/apkfarm/apkfarm/runner/image"
+	"github.com/apkfarm/apkfarm/runner/mirror"
 	"github.com/apkfarm/apkfarm/runner/plan"
 	"github.com/apkfarm/apkfarm/runner/record"
 	"github.com/apkfarm/apkfarm/runner/repo"
 	"github.com/apkfarm/apkfarm/runner/signer"
+	"github.com/apkfarm/apkfarm/site"
 	"github.com/apkfarm/apkfarm/state"
 )
 
@@ -58,6 +60,10 @@ type passRun struct {
 	builds  *builder.Result
 	publish *repo.Result
 	mirrors []state.MirrorResult
+	// pushRoot is the repository to push to the mirrors after the state
+	// and the site ("" pushes nothing); pushKeys verify its indexes.
+	pushRoot string
+	pushKeys *apk.Keyring
 }
 
 func (p *passRun) fail(err error) int {
@@ -159,8 +165,11 @@ func (p *passRun) run(ctx context.Context) int {
 		if err != nil {
 			return p.finish(ctx, prev, exitTrouble, err)
 		}
-		if cfg.Publish.Grace == 0 {
-			p.logger.Debug("publish.grace is 0s: old files are deleted at once")
+		if len(cfg.Mirrors) > 0 {
+			p.pushRoot, p.pushKeys = cfg.Publish.Dir, r.Keys
+			if p.opts.base != nil {
+				p.pushRoot = p.opts.base.dir // a channel lives inside the main repository: push it all
+			}
 		}
 	} else {
 		fmt.Fprintln(p.stdout, "\n--no-publish: nothing was signed or published")
@@ -173,11 +182,12 @@ func (p *passRun) run(ctx context.Context) int {
 // blocked packages 1.
 func (p *passRun) finish(ctx context.Context, prev *state.Status, code int, err error) int {
 	cfg := p.cfg
-	res := record.Results{Plan: p.plan, Builds: p.builds, Publish: p.publish, Mirrors: p.mirrors}
+	res := record.Results{Plan: p.plan, Builds: p.builds, Publish: p.publish}
 	result := state.RunOK
 	var sum record.Summary
-	if p.plan != nil {
-		st := record.Status(prev, res)
+	var st *state.Status
+	saveState := func() {
+		st = record.Status(prev, res)
 		st.Generated = p.start.Truncate(time.Second)
 		if _, serr := state.Save(filepath.Join(cfg.State.Dir, state.FileName), st); serr != nil {
 			if err == nil {
@@ -185,6 +195,9 @@ func (p *passRun) finish(ctx context.Context, prev *state.Status, code int, err 
 			}
 			code = exitTrouble
 		}
+	}
+	if p.plan != nil {
+		saveState()
 		sum = record.Summarize(res)
 		p.writeSummary(sum)
 	}
@@ -217,7 +230,7 @@ func (p *passRun) finish(ctx context.Context, prev *state.Status, code int, err 
 		code, result = exitTrouble, state.RunTrouble
 	case code == exitTrouble:
 		result = state.RunTrouble
-	case sum.Failed+sum.Blocked+sum.PlanBlocked+sum.Rejected > 0 || p.mirrorFailed():
+	case sum.Failed+sum.Blocked+sum.PlanBlocked+sum.Rejected > 0:
 		code, result = exitFailed, state.RunFailed
 	}
 	meta := record.Meta{ID: p.id, Trigger: p.opts.trigger, Start: p.start, End: now().UTC(), ExitCode: code, Result: result,
@@ -225,10 +238,35 @@ func (p *passRun) finish(ctx context.Context, prev *state.Status, code int, err 
 	if err != nil {
 		meta.Error = err.Error()
 	}
-	run := record.Run(meta, res)
-	if werr := state.WriteRun(cfg.State.Dir, run); werr != nil {
+	if werr := state.WriteRun(cfg.State.Dir, record.Run(meta, res)); werr != nil {
 		fmt.Fprintf(p.stderr, "run: write run record: %v\n", werr)
 		return exitTrouble
+	}
+	// The site, then the mirrors: each mirror gets the site after the
+	// repository's indexes, so that its status never describes packages it
+	// does not have yet. Then the mirrors' results go into the state, the
+	// run record and the local site.
+	siteOut := p.renderSite(ctx, st)
+	if p.pushRoot != "" && err == nil && ctx.Err() == nil {
+		mirrors, merr := pushMirrors(ctx, cfg, p.pushRoot, p.pushKeys, siteOut, p.logger)
+		if merr != nil {
+			fmt.Fprintf(p.stderr, "run: %v\n", merr)
+			code, meta.Result, meta.Error = exitTrouble, state.RunTrouble, merr.Error()
+		}
+		p.mirrors, res.Mirrors = mirrors, mirrors
+		p.writeMirrors()
+		if p.mirrorFailed() && code == exitOK {
+			code, meta.Result = exitFailed, state.RunFailed
+		}
+		if len(mirrors) > 0 || merr != nil {
+			saveState()
+			meta.End, meta.ExitCode = now().UTC(), code
+			if werr := state.WriteRun(cfg.State.Dir, record.Run(meta, res)); werr != nil {
+				fmt.Fprintf(p.stderr, "run: write run record: %v\n", werr)
+				return exitTrouble
+			}
+			p.renderSite(ctx, st)
+		}
 	}
 	if gone, perr := state.PruneRuns(cfg.State.Dir, cfg.State.KeepRuns); perr != nil {
 		p.logger.Warn("prune run records", "err", perr)
@@ -236,6 +274,28 @@ func (p *passRun) finish(ctx context.Context, prev *state.Status, code int, err 
 		p.logger.Info("pruned run records", "count", len(gone))
 	}
 	return code
+}
+
+// renderSite renders the status site of the main repository (a channel's
+// pass renders none) and returns its directory, "" when none was
+// rendered.
+func (p *passRun) renderSite(ctx context.Context, st *state.Status) string {
+	if p.opts.channel != "" || !p.cfg.Site.Renders() {
+		return ""
+	}
+	// What the site shows (and mirrors serve) is the run as it ended: no
+	// longer under way.
+	os.Remove(filepath.Join(p.cfg.State.Dir, state.LiveFile))
+	opt := site.FromConfig(p.cfg.Site, p.cfg.State.Dir, p.logger)
+	opt.Status, opt.Now = st, now().UTC()
+	t0 := time.Now()
+	stats, err := site.Render(ctx, opt)
+	if err != nil {
+		fmt.Fprintf(p.stderr, "run: render the status site: %v (the repository is published; `site` renders it again)\n", err)
+		return ""
+	}
+	p.logger.Info("site rendered", "out", opt.Out, "files", stats.Files, "written", stats.Written, "took", time.Since(t0).Round(time.Millisecond))
+	return opt.Out
 }
 
 func (p *passRun) unusable() map[string]error {
@@ -254,6 +314,19 @@ func (p *passRun) mirrorFailed() bool {
 	return false
 }
 
+// writeMirrors prints a line per mirror pushed.
+func (p *passRun) writeMirrors() {
+	var b strings.Builder
+	for _, m := range p.mirrors {
+		if m.OK {
+			fmt.Fprintf(&b, "mirror %s: ok (%d bytes sent, %s)\n", m.Name, m.BytesSent, m.End.Sub(m.Start).Round(time.Millisecond))
+		} else {
+			fmt.Fprintf(&b, "mirror %s: FAILED: %s\n", m.Name, m.Error)
+		}
+	}
+	io.WriteString(p.stdout, b.String())
+}
+
 func (p *passRun) writeSummary(s record.Summary) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nbuilt %d, failed %d, blocked %d, pending %d; %d noarch copied; %d blocked by the plan\n",
@@ -268,6 +341,7 @@ func (p *passRun) writeSummary(s record.Summary) {
 	for _, f := range s.Failures {
 		fmt.Fprintf(&b, "  %s\n", f)
 	}
+
 	fmt.Fprintf(&b, "logs: %s; state: %s; run: %s\n", filepath.Join(p.cfg.State.Dir, "logs"),
 		filepath.Join(p.cfg.State.Dir, state.FileName), state.RunPath(p.cfg.State.Dir, p.id))
 	io.WriteString(p.stdout, b.String())
@@ -281,6 +355,11 @@ func (p *passRun) live(l state.Live) {
 	}
 	if err := state.WriteLive(p.cfg.State.Dir, &l); err != nil {
 		p.logger.Warn("write live state", "err", err)
+	}
+	if p.opts.channel == "" && p.cfg.Site.Renders() {
+		if err := site.WriteLive(p.cfg.Site.OutDir(p.cfg.State.Dir), &l); err != nil {
+			p.logger.Debug("write the site's live file", "err", err)
+		}
 	}
 }
 
@@ -526,6 +605,29 @@ func publishRequests(cfg *config.Config, pl *plan.Plan, res *builder.Result, cop
 		reqs = append(reqs, req)
 	}
 	return reqs
+}
+
+// pushMirrors pushes the repository at root to every configured mirror at
+// once; a failing mirror is a result, not an error (the error is for
+// mirrors the configuration cannot describe).
+func pushMirrors(ctx context.Context, cfg *config.Config, root string, keys *apk.Keyring, siteOut string, logger *slog.Logger) ([]state.MirrorResult, error) {
+	targets, err := mirror.Targets(cfg.Mirrors)
+	if err != nil {
+		return nil, fmt.Errorf("mirrors: %w", err)
+	}
+	opts := []mirror.Option{mirror.WithLogger(logger)}
+	if siteOut != "" && cfg.Site.MirrorPath != "" {
+		opts = append(opts, mirror.WithTree(siteOut, cfg.Site.MirrorPath))
+	}
+	res := mirror.Push(ctx, root, targets, keys, opts...)
+	for _, m := range res {
+		if m.OK {
+			logger.Info("mirror pushed", "mirror", m.Name, "bytes_sent", m.BytesSent, "duration", m.End.Sub(m.Start).Round(time.Millisecond))
+		} else {
+			logger.Error("mirror failed", "mirror", m.Name, "err", m.Error, "lagging", m.Lagging)
+		}
+	}
+	return res, nil
 }
 
 // openSigner starts the configured signer.

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apkfarm/apkfarm/runner/mirror/mirrortest"
+
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/config"
@@ -57,7 +59,8 @@ func newPublishRun(t *testing.T, extra string) *publishRun {
 			lines[i] = fmt.Sprintf("keys = %q", keysDir)
 		}
 	}
-	out := strings.Join(lines, "\n") + fmt.Sprintf("\n[signer]\nkeys = [%q]\n", priv) + extra
+	// The [signer] section last: a test may replace it by cutting there.
+	out := strings.Join(lines, "\n") + extra + fmt.Sprintf("\n[signer]\nkeys = [%q]\n", priv)
 	os.WriteFile(r.config, []byte(out), 0o644)
 	return &publishRun{realRun: r, repo: filepath.Join(dir, "repo"), keysDir: keysDir, privKey: priv}
 }
@@ -138,10 +141,13 @@ package() {
 // and apk upgrades to it; the signing key is nowhere in a build.
 func TestRealRunPublish(t *testing.T) {
 	arch := config.HostArch()
-	r := newPublishRun(t, "")
+	mirrorDir := filepath.Join(t.TempDir(), "mirror")
+	daemon := mirrortest.StartDaemon(t, mirrortest.DaemonOptions{})
+	r := newPublishRun(t, fmt.Sprintf("\n[[mirrors]]\nname = \"local\"\nurl = %q\n\n[[mirrors]]\nname = \"daemon\"\nurl = %q\n",
+		mirrorDir, daemon.URL()))
 	keyHunt(t, r.tree, r.privKey)
 
-	// 1. Everything is new: built, signed, published.
+	// 1. Everything is new: built, signed, published, on both mirrors.
 	out, st := r.runPublish(t, -1)
 	if a := st.Aport(arch, "keyhunt"); a == nil || a.Status != state.Built || !strings.Contains(readLog(t, r.stateDir, a), "no key anywhere") {
 		t.Fatalf("keyhunt did not build clean: %+v", a)
@@ -185,8 +191,29 @@ func TestRealRunPublish(t *testing.T) {
 		t.Errorf("apk without the key: exit %d\n%s", untrusted.ExitCode, untrusted.Stderr)
 	}
 	runs, _ := state.ReadRuns(r.stateDir, 0)
-	if len(runs) != 1 || runs[0].Result != state.RunOK || runs[0].BytesPublished == 0 || len(runs[0].Arches[0].Published) != 5 {
+	if len(runs) != 1 || runs[0].Result != state.RunOK || runs[0].BytesPublished == 0 || len(runs[0].Arches[0].Published) != 5 ||
+		len(runs[0].Mirrors) != 2 || !runs[0].Mirrors[0].OK || !runs[0].Mirrors[1].OK {
 		t.Errorf("run record %+v", runs)
+	}
+	published, _ := os.ReadFile(rp.IndexPath(arch))
+	for _, dir := range []string{mirrorDir, daemon.Dir} {
+		if b, err := os.ReadFile(filepath.Join(dir, arch, "APKINDEX.tar.gz")); err != nil || !bytes.Equal(b, published) {
+			t.Errorf("mirror %s does not serve the published index: %v", dir, err)
+		}
+		if res := alpinetest.Apk(t, arch, []alpinetest.Mount{{Host: dir, Guest: "/mnt"}, {Host: r.keysDir, Guest: "/srv"}},
+			"--root", "/tmp", "--initdb", "--keys-dir", "/srv", "--repositories-file", "/dev/null", "-X", "/mnt", "--arch", arch, "add", "hello"); res.ExitCode != 0 {
+			t.Errorf("apk add from mirror %s: exit %d\n%s", dir, res.ExitCode, res.Stderr)
+		}
+	}
+	if m := st.Mirrors["daemon"]; m == nil || m.LastSuccess.IsZero() || m.Error != "" {
+		t.Errorf("state of mirror daemon: %+v", m)
+	}
+	// The status site is rendered and on every mirror, under status/.
+	for _, f := range []string{filepath.Join(r.stateDir, "site", "index.html"), filepath.Join(mirrorDir, "status", "index.html"),
+		filepath.Join(daemon.Dir, "status", "failed.json"), filepath.Join(r.stateDir, "site", "pkg", "hello.html")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("site: %v", err)
+		}
 	}
 
 	// 2. Nothing to do: no build, the index untouched.
@@ -219,7 +246,21 @@ func TestRealRunPublish(t *testing.T) {
 		t.Errorf("the old hello is gone before the grace period: %v", err)
 	}
 
-	// 4. The hunt can fail: with the key put where a build sees it (the
+	// 4. A mirror that fails: the others are pushed, the run exits 1 and
+	// says which.
+	cfg, _ = os.ReadFile(r.config)
+	i = bytes.Index(cfg, []byte("\n[signer]\n"))
+	signerSection := string(cfg[i:])
+	cfg = append(cfg[:i:i], fmt.Sprintf("\n[[mirrors]]\nname = \"down\"\nurl = \"rsync://127.0.0.1:%d/repo\"\nretries = 0\n%s",
+		mirrortest.ClosedPort(t), signerSection)...)
+	os.WriteFile(r.config, cfg, 0o644)
+	out, st = r.runPublish(t, exitFailed)
+	if !strings.Contains(out, "mirror down: FAILED") || !strings.Contains(out, "mirror local: ok") || !strings.Contains(out, "mirror daemon: ok") ||
+		st.Mirrors["down"].Error == "" || st.Mirrors["daemon"].Error != "" {
+		t.Errorf("a failing mirror:\n%s", out)
+	}
+
+	// 5. The hunt can fail: with the key put where a build sees it (the
 	// aport's directory), keyhunt fails and says where it found it.
 	key, _ := os.ReadFile(r.privKey)
 	os.WriteFile(filepath.Join(r.tree, "main", "keyhunt", "leak.txt"), key, 0o644)

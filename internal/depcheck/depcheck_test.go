@@ -49,3 +49,20 @@ func TestPlanDoesNoIO(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorKnowsOnlyTheRepository: runner/mirror copies a finished
+// repository directory and knows nothing of how it was made, so of this
+// module it imports only the formats (to check indexes), the
+// configuration, the state schema and the file reader.
+func TestMirrorKnowsOnlyTheRepository(t *testing.T) {
+	allowed := map[string]bool{"runner/apk": true, "runner/config": true, "state": true, "internal/safefile": true}
+	imports := goList(t, "{{range .Imports}}{{.}} {{end}}", "runner/mirror", false)
+	if len(imports) == 0 {
+		t.Fatal("go list printed no imports for runner/mirror")
+	}
+	for _, imp := range imports {
+		if rel, ours := strings.CutPrefix(imp, module); ours && !allowed[rel] {
+			t.Errorf("runner/mirror imports %s: it may know the repository's formats, not how it was made", imp)
+		}
+	}
+}

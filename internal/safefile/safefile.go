@@ -4,7 +4,10 @@
 // Writes are atomic and durable: the content goes to a temporary file in
 // the target's directory, which is fsynced, renamed over the target, and
 // the directory fsynced, so a reader (or a run after a crash) sees the old
-// content or the new, never a part of either.
+// content or the new, never a part of either. CommitUnsynced and
+// WriteUnsynced are the exceptions, for batches of files (a publish, the
+// static site): atomic without the fsyncs, made durable at the end by one
+// SyncFS.
 //
 // Reads refuse anything but a regular file (a FIFO, a device, a socket or
 // a directory where a file is expected), without blocking on it, and cap
@@ -13,6 +16,7 @@
 package safefile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -207,10 +211,12 @@ func ReadFile(path string, max int64) ([]byte, error) {
 	if max > 0 {
 		r = io.LimitReader(f, max+1) // the file may grow while it is read
 	}
-	b, err := io.ReadAll(r)
-	if err != nil {
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + bytes.MinRead) // one allocation for a file that does not grow
+	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	b := buf.Bytes()
 	if max > 0 && int64(len(b)) > max {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)}
 	}
@@ -237,4 +243,40 @@ func Kind(m fs.FileMode) string {
 	default:
 		return "irregular file"
 	}
+}
+
+// WriteUnsynced writes b to path atomically but not durably (making the
+// directory when missing): a temporary
+// file beside it renamed over it, with no fsync. A reader sees the old
+// content or the new, never a part; a crash may lose the write. It is for
+// derived files that are made again on demand (the static site, tens of
+// thousands of files): call SyncFS once when all are written instead of
+// paying two fsyncs a file.
+func WriteUnsynced(path string, b []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }

@@ -120,3 +120,40 @@ func TestOpenFollowsSymlinkToRegular(t *testing.T) {
 		t.Errorf("read through a symlink: %q, %v", b, err)
 	}
 }
+
+func TestWriteUnsyncedReplacesAndSyncFS(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a", "b.html")
+	for _, content := range []string{"one", "two"} {
+		if err := WriteUnsynced(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := ReadFile(p, 0)
+		if err != nil || string(b) != content {
+			t.Fatalf("read back %q, %v; want %q", b, err, content)
+		}
+	}
+	fi, _ := os.Stat(p)
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644", fi.Mode().Perm())
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(p)); len(ents) != 1 {
+		t.Errorf("directory holds %d entries, want only the file (no temporary left)", len(ents))
+	}
+	if err := SyncFS(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncFS(filepath.Join(dir, "missing")); err == nil {
+		t.Error("SyncFS of a missing directory: no error")
+	}
+	// A directory where the file should go: the write fails, nothing is left behind.
+	if err := os.Mkdir(filepath.Join(dir, "d.html"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteUnsynced(filepath.Join(dir, "d.html"), []byte("x"), 0o644); err == nil {
+		t.Error("WriteUnsynced over a directory: no error")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("directory holds %d entries after a failed write, want 2", len(ents))
+	}
+}

@@ -44,6 +44,10 @@ type Config struct {
 	Trigger  Trigger  `toml:"trigger"`
 	// Channels are staging repositories built on top of the main one.
 	Channels []Channel `toml:"channels"`
+
+	// Mirrors are where the finished repository is pushed ([[mirrors]]).
+	Mirrors []Mirror `toml:"mirrors"`
+	Site    Site     `toml:"site"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -61,6 +65,7 @@ func Default() Config {
 		Build: defaultBuild(),
 
 		Trigger: defaultTrigger(),
+		Site:    defaultSite(),
 	}
 }
 
@@ -136,6 +141,8 @@ func (c *Config) Validate() error {
 	c.Signer.validate(&p)
 	c.Trigger.validate(&p)
 	c.ValidateChannels(&p)
+	validateMirrors(&p, c.Mirrors, c.Publish.Dir)
+	c.Site.validate(&p)
 	if len(p) == 0 {
 		return nil
 	}

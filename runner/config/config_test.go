@@ -152,6 +152,14 @@ func TestValidate(t *testing.T) {
 		{"no arches", func(c *Config) { c.Arches = nil }, []string{"arches: empty"}},
 		{"neither publish dir nor url", func(c *Config) { c.Publish.Dir = "" }, []string{"publish: set dir"}},
 		{"local upstream path", func(c *Config) { c.Upstream.Indexes = []string{"/mirror/{arch}/APKINDEX.tar.gz"} }, nil},
+		{"site problems", func(c *Config) {
+			c.Site = Site{BaseURL: "build.example.org", ForgeURL: "https://forge/x/APKBUILD", History: 0, StaleAfter: -1}
+		}, []string{
+			`site.base_url: "build.example.org" is not an absolute http(s) URL`,
+			`site.forge_url: "https://forge/x/APKBUILD" has neither {dir} nor {pkgname}`,
+			`site.title: empty`, `site.history: 0`, `site.stale_after: -1ns is negative`,
+		}},
+		{"forge url not http", func(c *Config) { c.Site.ForgeURL = "forge/{dir}" }, []string{`site.forge_url: "forge/{dir}" is not an absolute http(s) URL template`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,4 +196,23 @@ func TestNative(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSite(t *testing.T) {
+	c := Default()
+	if c.Site.History != 50 || c.Site.StaleAfter != Duration(48*time.Hour) || c.Site.Title != "apkfarm" {
+		t.Errorf("site defaults = %+v", c.Site)
+	}
+	if got := c.Site.OutDir("/var/lib/apkfarm/"); got != "/var/lib/apkfarm/site" {
+		t.Errorf("OutDir = %q, want /var/lib/apkfarm/site", got)
+	}
+	if err := c.Site.Validate(); err != nil {
+		t.Errorf("default [site]: %v", err)
+	}
+	c.Site.Out = "/srv/www"
+	if got := c.Site.OutDir("/var/lib/apkfarm"); got != "/srv/www" {
+		t.Errorf("OutDir = %q, want /srv/www", got)
+	}
+	c.Site.History = -1
+	wantProblems(t, c.Site.Validate(), []string{"site.history: -1"})
 }

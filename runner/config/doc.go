@@ -3,8 +3,8 @@
 // Validate, which reports every problem at once with the key it concerns.
 //
 // Each section is its own struct in its own file (source, publish, upstream,
-// state, plan here; build is owned by the build work), so sections can grow
-// without touching each other. Nothing here reads the files a configuration
+// state, plan here; build is owned by the build work; [[mirrors]] in
+// mirror.go), so sections can grow without touching each other. Nothing here reads the files a configuration
 // names: paths are checked for form, not existence; the code that opens them
 // reports what is missing. Secrets never appear in the configuration, only
 // paths to them.

@@ -445,6 +445,9 @@ func (p *planner) resolveNode(id int) {
 		case !t.found:
 			missing = append(missing, name)
 		case t.aport >= 0:
+			if dep := n.s.aports[t.aport].Pkgname; dep != n.a.Pkgname && !slices.Contains(n.b.TreeDepends, dep) {
+				n.b.TreeDepends = append(n.b.TreeDepends, dep)
+			}
 			to := p.nodeOf(n.s, t.aport)
 			if to < 0 && n.s.noarchAt[t.aport] && n.s.arch != p.native && p.states[p.native] == nil &&
 				!n.s.resolveIndexes(name) {

@@ -114,6 +114,10 @@ type Build struct {
 	// Sources are the names the aport's remote sources are saved as in
 	// $SRCDEST, which the builder marks used in its sources directory.
 	Sources []string `json:"sources,omitempty"`
+	// TreeDepends are the aports of the tree (pkgnames) whose packages
+	// the build dependencies resolve to, built in this run or not: what
+	// the site shows as build and reverse dependencies.
+	TreeDepends []string `json:"tree_depends,omitempty"`
 }
 
 // Decided is an aport the plan leaves alone on an arch.

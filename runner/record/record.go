@@ -86,6 +86,7 @@ func Status(prev *state.Status, r Results) *state.Status {
 		for _, b := range ap.Builds {
 			e := entry(b.Pkgname)
 			e.Published = b.PublishedVersion
+			e.BuildDepends = slices.Sorted(slices.Values(b.TreeDepends))
 			o := outcomes[arch+"/"+b.Pkgname]
 			if o == nil {
 				set(e, state.Pending, b.Path, b.Version, b.Hash, "not built in this run", "")
