@@ -79,10 +79,34 @@ deps-apt:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS)
 
+# The qemu binfmt handler of every foreign Alpine arch (armv7 and armhf
+# share qemu-arm). Debian installs them disabled, and none for the host's
+# own arch (skipped: not in /var/lib/binfmts). `run doctor` shows the result.
+QEMU_BINFMT := x86_64 aarch64 arm riscv64 ppc64le s390x loongarch64
+# x86 on an x86_64 kernel without IA-32 emulation (ia32_emulation=off, or
+# not built in) runs under qemu-i386, which Debian does not register on
+# amd64: registered here when a tiny i386 exit(0) does not run. The
+# register command is oci.InstallI386's.
+I386_EXIT0 := \177\105\114\106\1\1\1\0\0\0\0\0\0\0\0\0\2\0\3\0\1\0\0\0\124\0\1\0\64\0\0\0\0\0\0\0\0\0\0\0\64\0\40\0\1\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0\0\1\0\0\0\1\0\135\0\0\0\135\0\0\0\5\0\0\0\0\20\0\0\270\1\0\0\0\61\333\315\200
+I386_MAGIC := \x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x03\x00
+I386_MASK  := \xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff
+
 deps-binfmt: deps-apt
 	@if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then \
 		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true; fi
-	-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1
+	@for q in $(QEMU_BINFMT); do \
+		[ -e /var/lib/binfmts/qemu-$$q ] || continue; \
+		[ -e /proc/sys/fs/binfmt_misc/qemu-$$q ] || update-binfmts --enable qemu-$$q || exit 1; \
+	done
+	@if [ "$$(uname -m)" = x86_64 ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-i386 ]; then \
+		probe=$$(mktemp) && printf '$(I386_EXIT0)' > $$probe && chmod +x $$probe; \
+		if $$probe 2>/dev/null; then rm -f $$probe; else rm -f $$probe; \
+			echo "this kernel runs no i386 programs: registering qemu-i386 for x86 builds"; \
+			if [ -e /var/lib/binfmts/qemu-i386 ]; then update-binfmts --enable qemu-i386 || exit 1; \
+			else update-binfmts --package apkfarm --install qemu-i386 /usr/bin/qemu-i386-static \
+				--magic '$(I386_MAGIC)' --mask '$(I386_MASK)' --offset 0 --credentials yes --fix-binary yes || exit 1; fi; \
+		fi; \
+	fi
 
 deps-go:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@latest

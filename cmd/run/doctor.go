@@ -23,7 +23,9 @@ import (
 // host can do for the OCI executor (the runtime: which one is configured,
 // where, and where it was found, and its version; root, namespaces, overlayfs,
 // cgroups and their memory and pids controllers, a qemu binfmt handler per
-// arch, each ✗ with its remedy). The runtime and work directory are
+// arch, each ✗ with its remedy: a handler not installed, installed but
+// disabled, registered but disabled or without the F flag each get their
+// own command). The runtime and work directory are
 // build.runtime and build.work_dir of --config's file when given (runc and
 // the default work directory otherwise); --runtime and --work-dir override
 // them. --sweep first removes what dead runners
@@ -167,6 +169,8 @@ func printReport(w io.Writer, r oci.Report) {
 		}
 		err := r.Binfmt[arch]
 		switch {
+		case native[arch] && oci.Linux32(arch):
+			line(what, true, "%-12s native, with the 32-bit personality", arch)
 		case native[arch]:
 			line(what, true, "%-12s native", arch)
 		case err == nil:

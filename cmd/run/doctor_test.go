@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/apkfarm/apkfarm/internal/alpinetest"
 	"github.com/apkfarm/apkfarm/runner/apk"
+	"github.com/apkfarm/apkfarm/runner/image"
 )
 
 func TestDoctor(t *testing.T) {
@@ -21,6 +23,13 @@ func TestDoctor(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "runtime     ✗") || !strings.Contains(out.String(), "apt-get install runc") || !strings.Contains(out.String(), "NOT READY") {
 		t.Errorf("doctor without a runtime printed:\n%s", out.String())
+	}
+	// One line per Alpine arch, each ready or with its remedy.
+	for _, arch := range image.Arches() {
+		re := regexp.MustCompile(`(?m)^(arches)? +(✓ ` + arch + ` +(native|qemu binfmt handler with the F flag)|✗ ` + arch + ` +.*(update-binfmts|apt-get install|mount -t binfmt_misc|echo 1 >))`)
+		if !re.MatchString(out.String()) {
+			t.Errorf("doctor has no line for %s with its state or remedy:\n%s", arch, out.String())
+		}
 	}
 	if code := cmdDoctor(ctx, []string{"extra"}, &out, &errb); code != exitTrouble {
 		t.Errorf("doctor with an argument exited %d", code)

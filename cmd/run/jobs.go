@@ -34,6 +34,7 @@ func jobsFromPlan(p *plan.Plan, root string, timeouts map[string]time.Duration) 
 				BuildDeps: slices.Clone(b.BuildDepends),
 				Net:       b.Net,
 				Timeout:   timeouts[b.Pkgname],
+				Sources:   slices.Clone(b.Sources),
 			})
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/apkfarm/apkfarm/runner/apk"
 	"github.com/apkfarm/apkfarm/runner/builder"
 	"github.com/apkfarm/apkfarm/runner/config"
+	"github.com/apkfarm/apkfarm/runner/executor"
 	"github.com/apkfarm/apkfarm/runner/executor/oci"
 	"github.com/apkfarm/apkfarm/runner/image"
 	"github.com/apkfarm/apkfarm/runner/mirror"
@@ -124,6 +125,7 @@ func (p *passRun) run(ctx context.Context) int {
 	if err := pl.WriteText(p.stdout); err != nil {
 		return p.finish(ctx, prev, exitTrouble, fmt.Errorf("write plan: %w", err))
 	}
+	warnUnrunnable(p.stderr, pl) // their builds stay pending (the executor's Check says the same)
 	staging := repo.Staging{Dir: filepath.Join(cfg.State.Dir, "staging")}
 	for _, ap := range pl.Arches {
 		if ap.Error == "" {
@@ -387,6 +389,14 @@ func (p *passRun) runJobs(ctx context.Context, jobs []builder.Job) (*builder.Res
 	if err != nil {
 		return nil, fmt.Errorf("open image cache: %w (build.cache_dir)", err)
 	}
+	// Before any session starts: images and prepared build roots no build
+	// used for a week, and prepared roots an hour after a newer one of the
+	// same recipe replaced them (a repository's index changed).
+	if gone, err := store.Prune(ctx, imageMaxAge); err != nil {
+		p.logger.Warn("pruning the image cache failed", "dir", cacheDir, "err", err)
+	} else if len(gone) > 0 {
+		p.logger.Info("pruned the image cache", "dir", cacheDir, "removed", len(gone))
+	}
 	jobsAtOnce := cfg.Jobs
 	if jobsAtOnce == 0 {
 		jobsAtOnce = runtime.NumCPU()
@@ -399,16 +409,38 @@ func (p *passRun) runJobs(ctx context.Context, jobs []builder.Job) (*builder.Res
 	if err != nil {
 		return nil, err
 	}
+	sources := cfg.Build.SourcesDir
+	if sources == "" {
+		sources = filepath.Join(cfg.State.Dir, "cache", "sources")
+	}
+	if sources, err = filepath.Abs(sources); err != nil {
+		return nil, fmt.Errorf("build.sources_dir: %w", err)
+	}
+	if gone, err := builder.PruneSources(sources, time.Duration(cfg.Build.SourcesMaxAge)); err != nil {
+		p.logger.Warn("pruning the sources directory failed", "dir", sources, "err", err)
+	} else if len(gone) > 0 {
+		p.logger.Info("pruned unused sources", "dir", sources, "removed", len(gone))
+	}
 	opts := builder.Options{
 		Jobs: jobsAtOnce, Image: cfg.Build.Image, Images: cfg.Build.Images,
+		SourcesDir: sources, CcacheDir: cfg.Build.CcacheDir, CcacheSize: int64(cfg.Build.CcacheSize),
 		Timeout: time.Duration(cfg.Build.Timeout), IdleTimeout: idle, LogMaxBytes: cfg.Build.LogMaxBytes,
 		PrepareCommand: cfg.Build.PrepareCommand, BuildCommand: cfg.Build.BuildCommand,
 		Env: cfg.Build.Env, User: cfg.Build.User, MemoryBytes: int64(cfg.Build.Memory), Pids: cfg.Build.Pids,
 		StateDir: cfg.State.Dir, Progress: &liveProgress{Progress: prog, p: p, total: len(jobs)},
 		NativeArches: oci.NativeArches(), Repositories: repos, Keys: keys,
 	}
+	if len(cfg.Build.Packages) > 0 {
+		// A build root prepared once from the image: [build] packages from
+		// [build] repositories (the image's own when empty), with the
+		// farm's public keys.
+		opts.Prepare = executor.Prepare{Packages: cfg.Build.Packages, Repositories: cfg.Build.Repositories, KeysDir: cfg.Publish.Keys}
+	}
 	return builder.Run(ctx, jobs, opts, oci.New(store, ociOpts...), p.logger)
 }
+
+// imageMaxAge is how long the image cache keeps what no build used.
+const imageMaxAge = 7 * 24 * time.Hour
 
 // liveProgress keeps the live file up to date as builds start and end.
 type liveProgress struct {

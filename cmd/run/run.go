@@ -165,6 +165,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: write plan: %v\n", err)
 		return exitTrouble
 	}
+	warnUnrunnable(stderr, p)
 	if p.HasErrors() {
 		for _, ap := range p.Arches {
 			if ap.Error != "" {

@@ -27,9 +27,15 @@ import (
 )
 
 // Tarballs maps an apk arch to the minirootfs file name in ../shared/alpine.
-var Tarballs = map[string]string{
-	"x86_64":  "alpine-minirootfs-20240923-x86_64.tar.gz",
-	"aarch64": "alpine-minirootfs-20240923-aarch64.tar.gz",
+var Tarballs = map[string]string{}
+
+// Arches are the nine Alpine arches ../shared/alpine has a minirootfs of.
+var Arches = []string{"x86_64", "aarch64", "armv7", "armhf", "x86", "riscv64", "ppc64le", "s390x", "loongarch64"}
+
+func init() {
+	for _, a := range Arches {
+		Tarballs[a] = "alpine-minirootfs-20240923-" + a + ".tar.gz"
+	}
 }
 
 // SharedDir returns the path of ../shared beside the project root, or
@@ -97,7 +103,8 @@ func Require(t testing.TB, arch string) {
 	}
 }
 
-var qemuNames = map[string]string{"x86_64": "x86_64", "aarch64": "aarch64"}
+var qemuNames = map[string]string{"x86_64": "x86_64", "aarch64": "aarch64", "armv7": "arm", "armhf": "arm",
+	"x86": "i386", "riscv64": "riscv64", "ppc64le": "ppc64le", "s390x": "s390x", "loongarch64": "loongarch64"}
 
 func nativeArch() string {
 	switch runtime.GOARCH {
@@ -115,8 +122,11 @@ func binfmtReady(arch string) error {
 	}
 	h := "/proc/sys/fs/binfmt_misc/qemu-" + qemuNames[arch]
 	b, err := os.ReadFile(h)
+	if err != nil && arch == "x86" && nativeArch() == "x86_64" {
+		return nil // the kernel's IA-32 emulation, if it has it (make deps registers qemu-i386 if not)
+	}
 	if err != nil {
-		return fmt.Errorf("qemu binfmt handler for %s missing (%s): run `make deps` (apt-get install qemu-user-static binfmt-support)", arch, h)
+		return fmt.Errorf("qemu binfmt handler for %s missing (%s): run `make deps` (apt-get install qemu-user-static binfmt-support; update-binfmts --enable qemu-%s)", arch, h, qemuNames[arch])
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(line, "flags:") && strings.Contains(line, "F") {

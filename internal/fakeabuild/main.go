@@ -20,6 +20,8 @@
 package main
 
 import (
+	"crypto/sha512"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -120,6 +122,11 @@ func run(args []string) error {
 					return err
 				}
 			}
+			if a == "verify" {
+				if err := verify(startdir, o.srcdest); err != nil {
+					return err
+				}
+			}
 		case "all", "build", "rootpkg", "package":
 			if !built {
 				if err := buildAll(startdir, o); err != nil {
@@ -141,7 +148,7 @@ func (m meta) words(k string) []string { return strings.Fields(m[k]) }
 
 // shellVars are printed after sourcing, one "key<TAB>value" line each.
 var shellVars = []string{"pkgname", "pkgver", "pkgrel", "pkgdesc", "url", "license", "arch", "depends",
-	"subpackages", "options", "source", "provides", "install_if"}
+	"subpackages", "options", "source", "provides", "install_if", "sha512sums"}
 
 func dumpVars(fd int) string {
 	var b strings.Builder
@@ -232,10 +239,13 @@ func download(url, dst string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("HTTP %s", resp.Status)
 	}
-	f, err := os.Create(dst + ".part")
+	// A part file of its own: builds sharing SRCDEST may fetch the same
+	// file at once; the rename makes whichever ends last win, whole.
+	f, err := os.CreateTemp(filepath.Dir(dst), filepath.Base(dst)+".part-")
 	if err != nil {
 		return err
 	}
+	defer os.Remove(f.Name())
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		f.Close()
 		return err
@@ -243,7 +253,62 @@ func download(url, dst string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(dst+".part", dst)
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), dst)
+}
+
+// verify checks every source against sha512sums, as abuild's fetch does:
+// a remote file that fails is renamed to <name>.<first 8 hex digits of
+// the expected sum>, so that the next build downloads it again.
+func verify(startdir, srcdest string) error {
+	m, err := readAPKBUILD(startdir)
+	if err != nil {
+		return err
+	}
+	sums := map[string]string{}
+	f := m.words("sha512sums")
+	if len(f) == 0 {
+		return nil // the test fixtures without checksums (abuild would refuse them)
+	}
+	for i := 0; i+1 < len(f); i += 2 {
+		sums[f[i+1]] = f[i]
+	}
+	for _, s := range m.words("source") {
+		name, url, ok := strings.Cut(s, "::")
+		if !ok {
+			url, name = s, filepath.Base(s)
+		}
+		want, ok := sums[name]
+		if !ok {
+			return fmt.Errorf("%s is missing in checksums", name)
+		}
+		p := filepath.Join(startdir, url)
+		remote := strings.Contains(url, "://")
+		if remote {
+			p = filepath.Join(srcdest, name)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		got := sha512.Sum512(b)
+		if hex.EncodeToString(got[:]) == want {
+			fmt.Fprintf(os.Stderr, "%s: OK\n", p)
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "%s: FAILED\n", p)
+		if remote && len(want) >= 8 {
+			fmt.Fprintf(os.Stderr, "Renaming: %s to %s.%s\n", name, name, want[:8])
+			if err := os.Rename(p, p+"."+want[:8]); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(os.Stderr, "Use 'abuild checksum' to generate/update the checksum(s)")
+		return fmt.Errorf("%s: sha512 checksum failed", name)
+	}
+	return nil
 }
 
 // subpackage is one "name[:func[:arch]]" entry.

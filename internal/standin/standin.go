@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,8 +27,12 @@ import (
 const Package = "github.com/apkfarm/apkfarm/internal/fakeabuild"
 
 // GoArch maps the apk arches the stand-in is built for to GOARCH.
-var GoArch = map[string]string{"x86_64": "amd64", "aarch64": "arm64", "x86": "386", "armv7": "arm",
+var GoArch = map[string]string{"x86_64": "amd64", "aarch64": "arm64", "x86": "386", "armv7": "arm", "armhf": "arm",
 	"riscv64": "riscv64", "ppc64le": "ppc64le", "s390x": "s390x", "loongarch64": "loong64"}
+
+// goArm is GOARM for the 32-bit Arm arches: armv7, and armhf (ARMv6 with
+// VFP, as Alpine builds it).
+var goArm = map[string]string{"armv7": "7", "armhf": "6"}
 
 // Binary builds the stand-in abuild for arch, static, into out. It needs
 // the go command in $PATH (go test and go run put theirs first) and the
@@ -37,10 +42,18 @@ func Binary(ctx context.Context, arch, out string) error {
 	if !ok {
 		return fmt.Errorf("build stand-in abuild: no GOARCH for arch %q", arch)
 	}
+	if arch == "x86" && runtime.GOARCH == "amd64" {
+		// Go's 386 runtime crashes under qemu-i386 7.2 ("fatal: morestack
+		// on gsignal" as its second thread starts), which runs x86 builds
+		// on kernels without IA-32 emulation. An x86_64 kernel runs the
+		// amd64 build in an x86 root either way; the build's shell and
+		// tools (busybox, apk) stay the root's i386 ones.
+		goarch = "amd64"
+	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, Package)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if armv7 := goarch == "arm"; armv7 {
-		cmd.Env = append(cmd.Env, "GOARM=7")
+	if v := goArm[arch]; v != "" {
+		cmd.Env = append(cmd.Env, "GOARM="+v)
 	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build stand-in abuild for %s: %w\n%s", arch, err, b)

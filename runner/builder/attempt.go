@@ -149,6 +149,11 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 		Image:    image,
 		Hostname: "build",
 		Limits:   executor.Limits{MemoryBytes: r.opts.MemoryBytes, Pids: r.opts.Pids},
+		Prepare:  r.opts.Prepare,
+		Mounts:   r.mounts(j),
+	}
+	if !spec.Prepare.IsZero() {
+		lw.Notef("build root: the image with %s installed (prepared once, then reused)", strings.Join(spec.Prepare.Packages, " "))
 	}
 	var repos []string // --repository arguments, in order of preference
 	for i, repo := range r.opts.Repositories {
@@ -230,7 +235,11 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 		"PKGNAME=" + j.Pkgname,
 		"PKGVER=" + j.Version,
 		"CARCH=" + j.Arch,
-	}, r.opts.Env...)
+	}, r.cacheEnv()...)
+	env = append(env, r.opts.Env...)
+	if r.opts.SourcesDir != "" {
+		defer markSourcesUsed(r.opts.SourcesDir, j.Sources)
+	}
 	run := func(what string, req executor.ExecRequest) (attemptEnd, bool) {
 		req.Stdout, req.Stderr = lw, lw
 		if req.Env == nil {
@@ -245,9 +254,11 @@ func (r *runner) attempt(ctx context.Context, j *Job, lw *logWriter) (end attemp
 	}
 
 	if r.opts.User != "" {
-		// The copies are root's: hand the build's directories to the user.
+		// The copies are root's: hand the build's directories to the user
+		// (not the shared caches mounted there: the runner did, once).
 		if e, ok := run("hand the build directories to "+r.opts.User, executor.ExecRequest{
-			Argv: []string{"chown", "-R", r.opts.User, guestHome}, Env: env}); !ok {
+			Argv: []string{"/bin/sh", "-c", `chown "$1" /home/build && find /home/build -mindepth 1 -maxdepth 1 ! -name sources ! -name .ccache -exec chown -R "$1" {} +`,
+				"sh", r.opts.User}, Env: env}); !ok {
 			return e
 		}
 	}

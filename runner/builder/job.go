@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/apkfarm/apkfarm/runner/executor"
 	"github.com/apkfarm/apkfarm/state"
 )
 
@@ -47,6 +49,11 @@ type Job struct {
 	Net bool
 	// Timeout overrides Options.Timeout for this job when non-zero.
 	Timeout time.Duration
+	// Sources are the file names the aport's remote sources are saved as
+	// in $SRCDEST ("name::url" gives name, else the URL's last
+	// component). With Options.SourcesDir they are marked used after the
+	// build, so that PruneSources keeps them.
+	Sources []string
 }
 
 func (j *Job) key() string { return j.Arch + "/" + j.Pkgname }
@@ -92,6 +99,7 @@ const (
 	guestRepoDest = guestHome + "/packages"   // $REPODEST
 	guestSrcDest  = guestHome + "/sources"    // $SRCDEST
 	guestLocal    = guestHome + "/local-repo" // apk repository of this run's packages
+	guestCcache   = guestHome + "/.ccache"    // $CCACHE_DIR, abuild's default
 	// guestRepos holds the repositories of Options.Repositories that are
 	// host directories, mounted read-only at guestRepos/<n>.
 	guestRepos = "/var/cache/apkfarm/repos"
@@ -139,6 +147,23 @@ type Options struct {
 	Keys         map[string][]byte
 	// Progress is told about builds starting and ending (default: nothing).
 	Progress Progress
+	// Prepare asks the executor for a build root made once from the image
+	// (packages installed from repositories, keys; see
+	// executor.Prepare) instead of the image as it is.
+	Prepare executor.Prepare
+	// SourcesDir is a host directory kept across builds and runs as
+	// $SRCDEST: every build of the run shares it read-write, abuild
+	// fetches into it what is not there yet and verifies what is with the
+	// APKBUILD's checksums (renaming a file that fails away). "" gives each
+	// build an empty $SRCDEST. See PruneSources.
+	SourcesDir string
+	// CcacheDir, when set, holds a ccache directory per arch,
+	// <CcacheDir>/<arch>, mounted at /home/build/.ccache with USE_CCACHE=1
+	// (abuild then puts /usr/lib/ccache/bin first in PATH; the image needs
+	// ccache). CcacheSize caps each (CCACHE_MAXSIZE; 0 is ccache's
+	// default).
+	CcacheDir  string
+	CcacheSize int64
 	// NativeArches are the apk arches the host runs without emulation
 	// (cmd/run passes oci.NativeArches()); builds for other arches run
 	// under qemu, and their crashes are classed qemu-crash. Required.
@@ -186,6 +211,14 @@ func check(o *Options, jobs []Job) error {
 	}
 	if len(o.NativeArches) == 0 {
 		errs = append(errs, errors.New("build options: native arches not set (oci.NativeArches() says which)"))
+	}
+	for what, d := range map[string]string{"sources": o.SourcesDir, "ccache": o.CcacheDir} {
+		if d != "" && !filepath.IsAbs(d) {
+			errs = append(errs, fmt.Errorf("build options: %s directory %q must be absolute", what, d))
+		}
+	}
+	if o.CcacheSize < 0 {
+		errs = append(errs, errors.New("build options: negative ccache size"))
 	}
 	if o.Timeout < 0 || o.LogMaxBytes < 0 {
 		errs = append(errs, errors.New("build options: negative timeout or log cap"))

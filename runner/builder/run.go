@@ -57,6 +57,9 @@ func Run(ctx context.Context, jobs []Job, opts Options, exec executor.Executor, 
 	if err := check(&opts, jobs); err != nil {
 		return nil, fmt.Errorf("check build jobs: %w", err)
 	}
+	if err := makeCacheDirs(&opts, jobs); err != nil {
+		return nil, err
+	}
 	r := &runner{opts: opts, exec: exec, logger: logger,
 		batches: map[string][][]*node{}, cur: map[string]int{}, local: map[string]map[string][]localPkg{}}
 	r.cond = sync.NewCond(&r.mu)

@@ -495,6 +495,9 @@ func TestSpecFromJobAndOptions(t *testing.T) {
 	opts := testOptions(t)
 	opts.MemoryBytes, opts.Pids = 1<<30, 512
 	opts.Images = map[string]string{"x86_64": "registry.example.org/build:x86_64"}
+	opts.Prepare = executor.Prepare{Packages: []string{"abuild", "ccache"}, Repositories: []string{"/srv/repo"}, KeysDir: "/srv/keys"}
+	caches := t.TempDir()
+	opts.SourcesDir, opts.CcacheDir, opts.CcacheSize = filepath.Join(caches, "sources"), filepath.Join(caches, "ccache"), 1<<30
 	if _, err := Run(context.Background(), []Job{job(t, "a", 0, 0)}, opts, fe, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -503,8 +506,20 @@ func TestSpecFromJobAndOptions(t *testing.T) {
 		t.Fatalf("specs %+v", specs)
 	}
 	want := executor.Spec{ID: "x86_64-a-1.0-r0-1", Arch: "x86_64", Image: "registry.example.org/build:x86_64", Hostname: "build",
-		Limits: executor.Limits{MemoryBytes: 1 << 30, Pids: 512}}
+		Limits: executor.Limits{MemoryBytes: 1 << 30, Pids: 512}, Prepare: opts.Prepare,
+		Mounts: []executor.Mount{{Source: opts.SourcesDir, Target: "/home/build/sources", Writable: true},
+			{Source: filepath.Join(opts.CcacheDir, "x86_64"), Target: "/home/build/.ccache", Writable: true}}}
 	if !reflect.DeepEqual(specs[0], want) {
 		t.Errorf("spec %+v; want %+v", specs[0], want)
+	}
+	for _, d := range want.Mounts {
+		if fi, err := os.Stat(d.Source); err != nil || !fi.IsDir() {
+			t.Errorf("cache directory %s not made: %v", d.Source, err)
+		}
+	}
+	for _, e := range fe.Execs() {
+		if got := strings.Join(e.Req.Env, " "); !strings.Contains(got, "USE_CCACHE=1 CCACHE_DIR=/home/build/.ccache CCACHE_MAXSIZE=1048576Ki") {
+			t.Errorf("%q: env %s lacks the ccache variables", e.Req.Argv, got)
+		}
 	}
 }

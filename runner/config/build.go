@@ -53,6 +53,23 @@ type Build struct {
 	Pids int64 `toml:"pids"`
 	// PackageTimeouts override Timeout per pkgname.
 	PackageTimeouts map[string]Duration `toml:"package_timeouts"`
+	// Packages, when set, make the build root: the image with these
+	// installed by its apk from Repositories (the image's own when
+	// empty), with publish.keys in /etc/apk/keys; prepared once per image
+	// digest, package list, repository state and keys, then reused.
+	Packages []string `toml:"packages"`
+	// Repositories are the prepared root's /etc/apk/repositories lines:
+	// URLs or absolute paths, each optionally after an "@tag".
+	Repositories []string `toml:"repositories"`
+	// SourcesDir keeps $SRCDEST across builds and runs; empty means
+	// <state.dir>/cache/sources. SourcesMaxAge prunes what no build used
+	// for that long.
+	SourcesDir    string   `toml:"sources_dir"`
+	SourcesMaxAge Duration `toml:"sources_max_age"`
+	// CcacheDir, when set, keeps a ccache directory per arch
+	// (<ccache_dir>/<arch>) mounted into builds; CcacheSize caps each.
+	CcacheDir  string   `toml:"ccache_dir"`
+	CcacheSize ByteSize `toml:"ccache_size"`
 }
 
 // Defaults of the [build] keys.
@@ -60,6 +77,7 @@ const (
 	DefaultBuildTimeout     = Duration(3 * time.Hour)
 	DefaultBuildIdleTimeout = Duration(30 * time.Minute)
 	DefaultLogMaxBytes      = 64 << 20
+	DefaultSourcesMaxAge    = Duration(30 * 24 * time.Hour)
 )
 
 // DefaultRuntime is the OCI runtime of builds unless build.runtime says
@@ -67,7 +85,8 @@ const (
 const DefaultRuntime = "runc"
 
 func defaultBuild() Build {
-	return Build{Runtime: DefaultRuntime, Timeout: DefaultBuildTimeout, IdleTimeout: DefaultBuildIdleTimeout, LogMaxBytes: DefaultLogMaxBytes}
+	return Build{Runtime: DefaultRuntime, Timeout: DefaultBuildTimeout, IdleTimeout: DefaultBuildIdleTimeout, LogMaxBytes: DefaultLogMaxBytes,
+		SourcesMaxAge: DefaultSourcesMaxAge}
 }
 
 var (
@@ -117,6 +136,38 @@ func (s *Build) validate(p *Problems, arches []string) {
 	}
 	if s.Pids < 0 {
 		p.Addf("build.pids", "%d is negative (0: no limit)", s.Pids)
+	}
+	for _, pkg := range s.Packages {
+		if pkg == "" || strings.ContainsAny(pkg, " \t\n") || strings.HasPrefix(pkg, "-") {
+			p.Addf("build.packages", "%q is not a package name (apk add argument such as \"build-base\" or \"abuild>=3.12\")", pkg)
+		}
+	}
+	for _, r := range s.Repositories {
+		f := strings.Fields(r)
+		loc := ""
+		if len(f) > 0 {
+			loc = f[len(f)-1]
+		}
+		switch {
+		case len(f) == 0 || len(f) > 2 || len(f) == 2 && !strings.HasPrefix(f[0], "@"):
+			p.Addf("build.repositories", "%q: want a URL or an absolute path, optionally after an @tag", r)
+		case !filepath.IsAbs(loc) && !strings.HasPrefix(loc, "http://") && !strings.HasPrefix(loc, "https://"):
+			p.Addf("build.repositories", "%q: want an http(s) URL or an absolute path", r)
+		}
+	}
+	if len(s.Repositories) > 0 && len(s.Packages) == 0 {
+		p.Addf("build.repositories", "set, but build.packages is empty: the repositories are those of the prepared build root")
+	}
+	for key, d := range map[string]string{"build.sources_dir": s.SourcesDir, "build.ccache_dir": s.CcacheDir} {
+		if d != "" && !filepath.IsAbs(d) {
+			p.Addf(key, "%q: must be an absolute path", d)
+		}
+	}
+	if s.SourcesMaxAge <= 0 {
+		p.Addf("build.sources_max_age", "must be positive, e.g. \"720h\"")
+	}
+	if s.CcacheSize < 0 {
+		p.Addf("build.ccache_size", "negative")
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.PackageTimeouts)) {
 		if s.PackageTimeouts[name] <= 0 {

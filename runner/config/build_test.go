@@ -48,6 +48,27 @@ func TestBuildValidate(t *testing.T) {
 			b.IdleTimeout = 0
 		}, nil},
 		{"crun", func(b *Build) { b.Runtime = "crun" }, nil},
+		{"prepared root and caches", func(b *Build) {
+			b.Packages = []string{"alpine-base", "abuild>=3.12", "build-base"}
+			b.Repositories = []string{"https://dl-cdn.alpinelinux.org/alpine/edge/main", "/srv/repo", "@pmos https://mirror.example.org/pmos"}
+			b.SourcesDir, b.CcacheDir, b.CcacheSize = "/var/cache/sources", "/var/cache/ccache", 1<<30
+		}, nil},
+		{"bad prepared root and caches", func(b *Build) {
+			b.Packages = []string{"", "build base", "--allow-untrusted"}
+			b.Repositories = []string{"relative/repo", "@tag", "@a b c", "ftp://x"}
+			b.SourcesDir, b.CcacheDir, b.CcacheSize, b.SourcesMaxAge = "sources", "ccache", -1, 0
+		}, []string{
+			`build.packages: "" is not a package name`, `build.packages: "build base" is not a package name`,
+			`build.packages: "--allow-untrusted" is not a package name`,
+			`build.repositories: "relative/repo": want an http(s) URL or an absolute path`,
+			`build.repositories: "@tag": want an http(s) URL or an absolute path`,
+			`build.repositories: "@a b c": want a URL or an absolute path, optionally after an @tag`,
+			`build.repositories: "ftp://x": want an http(s) URL`,
+			`build.sources_dir: "sources": must be an absolute path`, `build.ccache_dir: "ccache": must be an absolute path`,
+			`build.sources_max_age: must be positive`, `build.ccache_size: negative`,
+		}},
+		{"repositories without packages", func(b *Build) { b.Repositories = []string{"/srv/repo"} },
+			[]string{`build.repositories: set, but build.packages is empty`}},
 		{"runtime path", func(b *Build) { b.Runtime = "/usr/local/bin/crun" }, nil},
 		{"empty runtime", func(b *Build) { b.Runtime = "" }, []string{`build.runtime: empty`}},
 		{"relative runtime", func(b *Build) { b.Runtime = "bin/crun" }, []string{`build.runtime: "bin/crun": use "runc", "crun" or a clean absolute path`}},

@@ -67,9 +67,33 @@ type Spec struct {
 	Image    string // image reference ("docker.io/library/alpine:edge") or a local source
 	Hostname string
 	Limits   Limits
+	// Prepare derives the session's root from Image before it starts;
+	// the zero value uses the image as it is.
+	Prepare Prepare
 	// Mounts are host directories the sandbox sees, read-only unless
 	// Writable (a backend without a shared disk refuses them in Start).
 	Mounts []Mount
+}
+
+// Prepare asks for a build root derived from the image: Packages
+// installed by the image's own apk from Repositories, trusting the public
+// keys in KeysDir. A backend makes it once per image digest, package
+// list, repository state and keys, and reuses it until one changes.
+type Prepare struct {
+	Packages []string // apk add arguments ("build-base", "abuild")
+	// Repositories are the lines of the root's /etc/apk/repositories:
+	// URLs, or absolute host paths of local repositories (shared
+	// read-only at the same path while packages install). Empty keeps the
+	// image's own file.
+	Repositories []string
+	// KeysDir holds the public keys (*.pub) added to /etc/apk/keys; ""
+	// adds none.
+	KeysDir string
+}
+
+// IsZero says whether p asks for nothing.
+func (p Prepare) IsZero() bool {
+	return len(p.Packages) == 0 && len(p.Repositories) == 0 && p.KeysDir == ""
 }
 
 // Mount makes a host directory visible inside a sandbox.

@@ -6,6 +6,8 @@
 //	oci/                    an OCI image layout: every pulled image's blobs, by digest
 //	rootfs/<arch>-sha256-<hex>/  the flattened, unpacked root filesystem of one
 //	                        image, checked to be for that arch
+//	prepared/<arch>-<key>/  a build root derived from an image (Prepared):
+//	                        keys, repositories, packages installed by its apk
 //
 // Rootfs resolves a reference for an arch's OCI platform (see Platform),
 // and when the image digest's rootfs is already there returns it without

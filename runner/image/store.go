@@ -441,24 +441,9 @@ func (s *Store) fromTarball(ctx context.Context, path, arch string) (string, str
 	if err != nil {
 		return "", "", fmt.Errorf("open rootfs tarball: %w", err)
 	}
-	// Hashing the tarball is most of a cached Start: remember the digest
-	// of a file that has not changed (same inode, size and mtime).
-	key := fmt.Sprintf("%s\x00%d\x00%d", path, fi.Size(), fi.ModTime().UnixNano())
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		key += fmt.Sprintf("\x00%d:%d", st.Dev, st.Ino)
-	}
-	s.mu.Lock()
-	h, ok := s.tarDigests[key]
-	s.mu.Unlock()
-	if !ok {
-		sum := sha256.New()
-		if _, err := io.Copy(sum, f); err != nil {
-			return "", "", fmt.Errorf("read rootfs tarball %s: %w", path, err)
-		}
-		h = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum.Sum(nil))}
-		s.mu.Lock()
-		s.tarDigests[key] = h
-		s.mu.Unlock()
+	h, err := s.fileDigest(f, fi, path, 1<<62)
+	if err != nil {
+		return "", "", fmt.Errorf("read rootfs tarball %s: %w", path, err)
 	}
 	if dir := s.rootfsDir(h, arch); exists(dir) {
 		return dir, h.String(), nil
@@ -489,6 +474,32 @@ func (s *Store) fromTarball(ctx context.Context, path, arch string) (string, str
 		return "", "", fmt.Errorf("unpack rootfs tarball %s: %w", path, err)
 	}
 	return dir, h.String(), nil
+}
+
+// fileDigest returns the sha256 of f (opened from path, fi its stat),
+// reading at most max bytes. Hashing a tarball or an index is most of a
+// cached Start: the digest of a file that has not changed (same inode,
+// size and mtime) is remembered.
+func (s *Store) fileDigest(f *os.File, fi os.FileInfo, path string, max int64) (v1.Hash, error) {
+	key := fmt.Sprintf("%s\x00%d\x00%d", path, fi.Size(), fi.ModTime().UnixNano())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		key += fmt.Sprintf("\x00%d:%d", st.Dev, st.Ino)
+	}
+	s.mu.Lock()
+	h, ok := s.tarDigests[key]
+	s.mu.Unlock()
+	if ok {
+		return h, nil
+	}
+	sum := sha256.New()
+	if _, err := io.Copy(sum, io.LimitReader(f, max)); err != nil {
+		return v1.Hash{}, err
+	}
+	h = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum.Sum(nil))}
+	s.mu.Lock()
+	s.tarDigests[key] = h
+	s.mu.Unlock()
+	return h, nil
 }
 
 // fromLayout reads an image from an OCI layout directory:

@@ -333,7 +333,7 @@ func (s *archState) inBase(a *apkbuild.Aport, due []string) bool {
 // else the build it needs.
 func (s *archState) status(a *apkbuild.Aport, due []string) *Build {
 	b := &Build{Pkgname: a.Pkgname, Path: a.Path, Version: a.Version(), Hash: a.Hash, Noarch: a.Noarch(), Depends: []string{},
-		Packages: due, BuildDepends: []string{}, Net: a.HasOption("net")}
+		Packages: due, BuildDepends: []string{}, Net: a.HasOption("net"), Sources: remoteSources(a.Source)}
 	recs := s.byOrigin[a.Pkgname]
 	if len(recs) == 0 {
 		b.Reason = ReasonNew
@@ -556,4 +556,20 @@ func (p *planner) ref(arch string, to int) string {
 		return m.s.arch + "/" + m.a.Pkgname
 	}
 	return m.a.Pkgname
+}
+
+// remoteSources are the file names abuild saves an aport's remote sources
+// as in $SRCDEST: "name::url" gives name, a URL its last component.
+func remoteSources(source []string) []string {
+	var out []string
+	for _, s := range source {
+		name, uri, ok := strings.Cut(s, "::")
+		if !ok {
+			uri, name = s, path.Base(s)
+		}
+		if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") || strings.HasPrefix(uri, "ftp://") {
+			out = append(out, name)
+		}
+	}
+	return out
 }

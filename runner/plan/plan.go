@@ -111,6 +111,9 @@ type Build struct {
 	Packages     []string `json:"packages"`
 	BuildDepends []string `json:"build_depends"`
 	Net          bool     `json:"net,omitempty"`
+	// Sources are the names the aport's remote sources are saved as in
+	// $SRCDEST, which the builder marks used in its sources directory.
+	Sources []string `json:"sources,omitempty"`
 	// TreeDepends are the aports of the tree (pkgnames) whose packages
 	// the build dependencies resolve to, built in this run or not: what
 	// the site shows as build and reverse dependencies.

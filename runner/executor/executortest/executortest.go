@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +28,8 @@ type Options struct {
 	// its own root filesystem and pid namespace. The fake is not.
 	Isolated bool
 	// Machine is what `uname -m` prints inside (checked when Isolated);
-	// default the Arch with x86 as i686 and armv7/armhf as armv7l.
+	// default the Arch with x86 as i686 and armv7/armhf as armv7l (armv8l
+	// on an aarch64 host).
 	Machine string
 }
 
@@ -392,7 +394,10 @@ func (h *harness) arch(t *testing.T) {
 		case "x86":
 			want = "i686"
 		case "armv7", "armhf":
-			want = "armv7l"
+			want = "armv7l" // qemu's; an aarch64 kernel with the 32-bit personality says armv8l
+			if runtime.GOARCH == "arm64" {
+				want = "armv8l"
+			}
 		default:
 			want = h.opts.Arch
 		}

@@ -133,7 +133,7 @@ func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Sess
 	if err := executor.CheckMounts(spec.Mounts); err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.ID, err)
 	}
-	lower, digest, err := e.store.Rootfs(ctx, spec.Image, spec.Arch)
+	lower, digest, err := e.rootfs(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.ID, err)
 	}

@@ -8,81 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
-
-// NativeArches returns the apk arches this host runs without emulation.
-func NativeArches() []string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return []string{"x86_64", "x86"}
-	case "arm64":
-		return []string{"aarch64"}
-	case "386":
-		return []string{"x86"}
-	case "riscv64":
-		return []string{"riscv64"}
-	case "ppc64le":
-		return []string{"ppc64le"}
-	case "s390x":
-		return []string{"s390x"}
-	case "loong64":
-		return []string{"loongarch64"}
-	}
-	return nil
-}
-
-func isNative(arch string) bool {
-	for _, a := range NativeArches() {
-		if a == arch {
-			return true
-		}
-	}
-	return false
-}
-
-// qemuNames maps apk arches to the name of their qemu-user binfmt handler.
-var qemuNames = map[string]string{
-	"x86_64": "x86_64", "aarch64": "aarch64", "armv7": "arm", "armhf": "arm",
-	"x86": "i386", "riscv64": "riscv64", "ppc64le": "ppc64le", "s390x": "s390x",
-	"loongarch64": "loongarch64",
-}
-
-const binfmtDir = "/proc/sys/fs/binfmt_misc"
-
-// CheckBinfmt says why arch cannot run here: nil for a native arch or one
-// with an enabled qemu binfmt handler that has the F flag (the interpreter
-// is opened when registered, so it works inside a container's root).
-func CheckBinfmt(arch string) error {
-	if isNative(arch) {
-		return nil
-	}
-	q, ok := qemuNames[arch]
-	if !ok {
-		return fmt.Errorf("unknown arch %q", arch)
-	}
-	if _, err := os.Stat(binfmtDir + "/status"); err != nil {
-		return fmt.Errorf("binfmt_misc not mounted for %s builds: mount -t binfmt_misc binfmt_misc %s, then apt-get install qemu-user-static binfmt-support", arch, binfmtDir)
-	}
-	h := binfmtDir + "/qemu-" + q
-	b, err := os.ReadFile(h)
-	if err != nil {
-		return fmt.Errorf("qemu-%s binfmt handler missing for %s builds: apt-get install qemu-user-static binfmt-support", q, arch)
-	}
-	lines := strings.Split(string(b), "\n")
-	if len(lines) == 0 || strings.TrimSpace(lines[0]) != "enabled" {
-		return fmt.Errorf("qemu-%s binfmt handler is disabled: echo 1 > %s", q, h)
-	}
-	for _, l := range lines {
-		if f, ok := strings.CutPrefix(l, "flags:"); ok && strings.Contains(f, "F") {
-			return nil
-		}
-	}
-	return fmt.Errorf("qemu-%s binfmt handler lacks the F flag, so it cannot run inside a container: apt-get install --reinstall qemu-user-static (Debian registers it with F)", q)
-}
 
 // Cgroups describes the host's cgroup setup.
 type Cgroups struct {

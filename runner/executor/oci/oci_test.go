@@ -153,7 +153,7 @@ func testCheck(t *testing.T, rt testRuntime) {
 		}
 		t0 := time.Now()
 		_, err := e.Start(ctx, executor.Spec{ID: "x", Arch: arch, Image: "rootfs:/nonexistent"})
-		if err == nil || !strings.Contains(err.Error(), "apt-get install qemu-user-static") {
+		if err == nil || !strings.Contains(err.Error(), "update-binfmts --enable qemu-"+qemuNames[arch]) {
 			t.Errorf("Start(%s) = %v, want the binfmt remedy", arch, err)
 		}
 		if time.Since(t0) > time.Second {

@@ -102,6 +102,7 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	cfg, err := buildSpec(specInput{
 		Root: s.root, Hostname: s.spec.Hostname, Req: req, Limits: s.spec.Limits,
 		Cgroups: s.e.cgroups, CgroupPath: "apkfarm/" + name, CgroupNS: s.e.cgroupNS, Mounts: s.spec.Mounts,
+		Linux32: Linux32(s.spec.Arch),
 	})
 	if err != nil {
 		return -1, fmt.Errorf("exec %q: %w", req.Argv, err)
@@ -130,7 +131,7 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 	// its own process group keeps a terminal's ^C away from it: ctx decides.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	cmd.WaitDelay = s.e.cfg.killGrace
-	waited, err := startLocked(cmd)
+	waited, err := startLocked(cmd, cfg.Linux != nil && cfg.Linux.Personality != nil)
 	if err != nil {
 		return -1, fmt.Errorf("exec %q: start %s: %w", req.Argv, s.e.cfg.runtime, err)
 	}
@@ -187,13 +188,17 @@ func (s *session) Exec(ctx context.Context, req executor.ExecRequest) (int, erro
 // cmd exits. Pdeathsig fires when the thread that forked the child dies,
 // not the process; Go may end a thread while its children run (when a
 // goroutine exits locked to it), which would kill a build at random.
-func startLocked(cmd *exec.Cmd) (<-chan error, error) {
+// With linux32 the thread forks with the 32-bit personality, which the
+// runtime and the container's processes inherit: runc before 1.2 ignores
+// the config's linux.personality (crun and runc 1.2 apply it themselves).
+func startLocked(cmd *exec.Cmd, linux32 bool) (<-chan error, error) {
 	started := make(chan error, 1)
 	waited := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
+		err := withPersonality(linux32, cmd.Start)
+		if err != nil {
 			started <- err
 			return
 		}

@@ -62,6 +62,7 @@ type specInput struct {
 	Cgroups    Cgroups
 	CgroupPath string // relative: runc nests it under its own cgroup
 	CgroupNS   bool
+	Linux32    bool // the 32-bit personality (see Linux32)
 	Mounts     []executor.Mount
 }
 
@@ -156,6 +157,9 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 			opts = opts[:3]
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: path.Clean(m.Target), Type: "bind", Source: m.Source, Options: opts})
+	}
+	if in.Linux32 {
+		s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
 	}
 	if in.CgroupNS {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
