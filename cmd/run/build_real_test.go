@@ -375,19 +375,27 @@ func TestRealRunCrossArchNoarch(t *testing.T) {
 	}
 }
 
-// TestRealDemoTree: the tree of `make demo` builds, and hello's script
-// carries the greeting from libgreet-dev's header, installed in its
-// container.
+// TestRealDemoTree: the tree of `make demo` builds as the demo says: the
+// chain libgreet → hello → greet-tools, hello's script carrying the
+// greeting from libgreet-dev's header (installed in its container), the
+// options="net" aport; broken fails on purpose and needs-broken waits for
+// it.
 func TestRealDemoTree(t *testing.T) {
 	arch := config.HostArch()
 	r := newRealRun(t, "demo", arch)
-	r.run(t, exitOK)
+	_, st := r.run(t, exitFailed)
 	want := map[string]string{"libgreet": "1.2-r0 " + arch, "libgreet-dev": "1.2-r0 " + arch, "hello": "2.0-r1 " + arch,
-		"hello-doc": "2.0-r1 " + arch, "greet-doc": "3-r0 noarch"}
+		"hello-doc": "2.0-r1 " + arch, "greet-doc": "3-r0 noarch", "greet-tools": "0.3-r0 " + arch, "netcheck": "1-r0 " + arch}
 	if got := r.staged(t, arch); !maps.Equal(got, want) {
 		t.Errorf("staged %v, want %v", got, want)
 	}
 	if data := r.stagedFile(t, arch, "hello-2.0-r1.apk", "usr/bin/hello"); !bytes.Contains(data, []byte(`echo "Hello from an apkfarm build!"`)) {
 		t.Error("hello's package lacks the greeting from libgreet-dev")
+	}
+	if a := aportStatus(t, st, arch, "broken"); a.Status != state.Failed || !strings.Contains(strings.Join(a.Attempts[0].ErrorLines, "\n"), "error: expected ';'") {
+		t.Errorf("broken: %+v, want failed with its error line", a)
+	}
+	if a := aportStatus(t, st, arch, "needs-broken"); a.Status != state.Blocked || a.BlockedBy != "broken" {
+		t.Errorf("needs-broken: %+v, want blocked by broken", a)
 	}
 }
