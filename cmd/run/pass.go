@@ -251,14 +251,22 @@ func (p *passRun) finish(ctx context.Context, prev *state.Status, code int, err 
 	// run record and the local site.
 	siteOut := p.renderSite(ctx, st)
 	if p.pushRoot != "" && err == nil && ctx.Err() == nil {
+		// The state's live file only: the site already shows the run
+		// as it ended.
+		p.live(state.Live{Stage: "mirror"})
 		mirrors, merr := pushMirrors(ctx, cfg, p.pushRoot, p.pushKeys, siteOut, p.logger)
 		if merr != nil {
 			fmt.Fprintf(p.stderr, "run: %v\n", merr)
 			code, meta.Result, meta.Error = exitTrouble, state.RunTrouble, merr.Error()
 		}
+		os.Remove(filepath.Join(cfg.State.Dir, state.LiveFile))
 		p.mirrors, res.Mirrors = mirrors, mirrors
 		p.writeMirrors()
-		if p.mirrorFailed() && code == exitOK {
+		switch {
+		case ctx.Err() != nil:
+			fmt.Fprintf(p.stderr, "run: interrupted (%v) while pushing to the mirrors: the next run pushes again\n", ctx.Err())
+			code, meta.Result = exitTrouble, state.RunInterrupted
+		case p.mirrorFailed() && code == exitOK:
 			code, meta.Result = exitFailed, state.RunFailed
 		}
 		if len(mirrors) > 0 || merr != nil {
@@ -359,7 +367,7 @@ func (p *passRun) live(l state.Live) {
 	if err := state.WriteLive(p.cfg.State.Dir, &l); err != nil {
 		p.logger.Warn("write live state", "err", err)
 	}
-	if p.opts.channel == "" && p.cfg.Site.Renders() {
+	if p.opts.channel == "" && p.cfg.Site.Renders() && l.Stage != "mirror" {
 		if err := site.WriteLive(p.cfg.Site.OutDir(p.cfg.State.Dir), &l); err != nil {
 			p.logger.Debug("write the site's live file", "err", err)
 		}
